@@ -1,0 +1,379 @@
+"""The one typed model every source (sosreport, live guest, vmcore) builds.
+
+Readers and parsers produce these objects; :mod:`balloon_oom.verdict` judges
+them; :mod:`balloon_oom.render` formats them.  Nothing here reads files or
+prints.
+
+Units are explicit in every field name: ``*_bytes``, ``*_kb`` (KiB, as the
+kernel prints ``kB``), ``*_pages`` (the guest's ``PAGE_SIZE`` pages, 4 KiB on
+every architecture that has a balloon driver we know) and ``*_frames``
+(4 KiB units whatever ``PAGE_SIZE`` is: virtio ``num_pages``, vmmemctl).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+SCHEMA_VERSION = 1
+
+#: Size of a "frame": virtio ``num_pages`` and vmmemctl count 4 KiB units.
+FRAME_BYTES = 4096
+
+
+class Driver(str, enum.Enum):
+    """Balloon drivers, named as the kernel module (or feature) is."""
+
+    VIRTIO = "virtio_balloon"
+    HYPERV = "hv_balloon"
+    VMWARE = "vmw_balloon"
+    XEN = "xen_balloon"
+    S390_CMM = "s390_cmm"
+    PSERIES_CMM = "pseries_cmm"
+
+
+class Accounting(str, enum.Enum):
+    """How ballooned memory shows up inside the guest.
+
+    ``memtotal-reduced``: the driver calls ``adjust_managed_page_count(-1)``,
+    so MemTotal, zone ``managed`` shrink and OOM reports show it in
+    ``pages reserved``.  ``counted-as-used``: MemTotal is unchanged and the
+    pages sit on no LRU, slab or free list ("unaccounted" in an OOM report).
+    """
+
+    MEMTOTAL_REDUCED = "memtotal-reduced"
+    COUNTED_AS_USED = "counted-as-used"
+    UNKNOWN = "unknown"
+
+
+class SourceKind(str, enum.Enum):
+    SOSREPORT = "sosreport"
+    LIVE = "live"
+    VMCORE = "vmcore"
+
+
+@dataclass
+class Evidence:
+    """Where a value came from: a file (report-relative) and line, or a field.
+
+    >>> str(Evidence("proc/meminfo", line=1, text="MemTotal: 468416 kB"))
+    'proc/meminfo:1: MemTotal: 468416 kB'
+    >>> str(Evidence("vmcore", field="virtio_balloon.num_pages", text="65536"))
+    'vmcore [virtio_balloon.num_pages]: 65536'
+    """
+
+    source: str
+    line: Optional[int] = None
+    field: Optional[str] = None
+    text: Optional[str] = None
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field:
+            where += f" [{self.field}]"
+        if self.text is not None:
+            where += f": {self.text}"
+        return where
+
+
+@dataclass
+class Balloon:
+    """One balloon device or driver instance, as one source saw it."""
+
+    driver: Driver
+    device: Optional[str] = None
+    #: What the balloon holds now, in bytes (``None``: unknown).
+    inflated_bytes: Optional[int] = None
+    #: What the host asked for, in bytes, where the guest can see it.
+    target_bytes: Optional[int] = None
+    accounting: Accounting = Accounting.UNKNOWN
+    #: One sentence: why this accounting mode (driver rule + evidence).
+    accounting_basis: str = ""
+    #: virtio only: VIRTIO_BALLOON_F_DEFLATE_ON_OOM negotiated.
+    deflate_on_oom: Optional[bool] = None
+    #: Negotiated feature names (virtio), capabilities (vmw/hv).
+    features: List[str] = field(default_factory=list)
+    #: Driver-specific values kept as printed (hv state, vmw counters, ...).
+    details: Dict[str, Any] = field(default_factory=dict)
+    evidence: List[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class Zone:
+    """A ``/proc/zoneinfo`` zone (pages)."""
+
+    node: int
+    zone: str
+    present_pages: Optional[int] = None
+    managed_pages: Optional[int] = None
+    spanned_pages: Optional[int] = None
+    free_pages: Optional[int] = None
+
+
+@dataclass
+class BootMemory:
+    """The boot ``Memory: 448008K/523768K available (… 75500K reserved …)`` line."""
+
+    available_kb: int
+    total_kb: int
+    reserved_kb: int
+    evidence: Optional[Evidence] = None
+
+
+@dataclass
+class MemoryFigures:
+    """Guest memory at collection time (or crash time, for a vmcore)."""
+
+    mem_total_kb: Optional[int] = None
+    mem_free_kb: Optional[int] = None
+    mem_available_kb: Optional[int] = None
+    #: ``Balloon:`` line of /proc/meminfo (v6.15+, NR_BALLOON_PAGES).
+    balloon_kb: Optional[int] = None
+    balloon_inflate: Optional[int] = None
+    balloon_deflate: Optional[int] = None
+    balloon_migrate: Optional[int] = None
+    nr_balloon_pages: Optional[int] = None
+    page_size: int = 4096
+    zones: List[Zone] = field(default_factory=list)
+    boot: Optional[BootMemory] = None
+    #: Every parsed meminfo/vmstat value is kept here too (name -> int).
+    meminfo: Dict[str, int] = field(default_factory=dict)
+    vmstat: Dict[str, int] = field(default_factory=dict)
+    evidence: Dict[str, Evidence] = field(default_factory=dict)
+
+    @property
+    def balloon_events_net_pages(self) -> Optional[int]:
+        """``balloon_inflate - balloon_deflate`` (pages; compaction users only)."""
+        if self.balloon_inflate is None or self.balloon_deflate is None:
+            return None
+        return self.balloon_inflate - self.balloon_deflate
+
+
+@dataclass
+class Signature:
+    """A balloon-related kernel message (``Out of puff!``, ``Balloon floor reached``)."""
+
+    kind: str
+    message: str
+    evidence: Evidence
+    timestamp: Optional[float] = None
+
+
+@dataclass
+class OomTask:
+    """One row of the OOM task table (pages, except pgtables_bytes)."""
+
+    pid: int
+    uid: int
+    tgid: int
+    total_vm_pages: int
+    rss_pages: int
+    pgtables_bytes: int
+    swapents: int
+    oom_score_adj: int
+    name: str
+    rss_anon_pages: Optional[int] = None
+    rss_file_pages: Optional[int] = None
+    rss_shmem_pages: Optional[int] = None
+
+
+@dataclass
+class TaskSummary:
+    count: int = 0
+    total_rss_pages: int = 0
+    top: List[OomTask] = field(default_factory=list)
+
+
+@dataclass
+class OomVictim:
+    pid: int
+    comm: str
+    total_vm_kb: Optional[int] = None
+    anon_rss_kb: Optional[int] = None
+    file_rss_kb: Optional[int] = None
+    shmem_rss_kb: Optional[int] = None
+    uid: Optional[int] = None
+    pgtables_kb: Optional[int] = None
+    oom_score_adj: Optional[int] = None
+    #: ``Out of memory`` / ``Memory cgroup out of memory`` / ...
+    message: Optional[str] = None
+    #: ``oom_reaper: reaped process …, now anon-rss:…`` values (kB).
+    reaped: Optional[Dict[str, int]] = None
+
+    @property
+    def rss_kb(self) -> Optional[int]:
+        parts = [self.anon_rss_kb, self.file_rss_kb, self.shmem_rss_kb]
+        if all(p is None for p in parts):
+            return None
+        return sum(p or 0 for p in parts)
+
+
+@dataclass
+class OomZone:
+    """A per-zone line of an OOM report (kB)."""
+
+    node: int
+    zone: str
+    values_kb: Dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class OomNode:
+    """A per-node ``Node N active_anon:…kB …`` line (kB)."""
+
+    node: int
+    values_kb: Dict[str, int] = field(default_factory=dict)
+    #: v6.15+: ``Balloon:…kB`` at the end of the line.
+    balloon_kb: Optional[int] = None
+    all_unreclaimable: Optional[bool] = None
+
+
+@dataclass
+class OomEvent:
+    """One OOM-killer invocation, as printed in a kernel log."""
+
+    source: str
+    line: int
+    end_line: Optional[int] = None
+    #: Seconds since boot as printed (``[  123.456]``), if any.
+    monotonic: Optional[float] = None
+    #: Wall-clock prefix as printed (syslog, ``dmesg -T``, journal), if any.
+    wallclock: Optional[str] = None
+    trigger_comm: Optional[str] = None
+    trigger_pid: Optional[int] = None
+    gfp_mask: Optional[str] = None
+    gfp_flags: Optional[str] = None
+    order: Optional[int] = None
+    oom_score_adj: Optional[int] = None
+    nodemask: Optional[str] = None
+    #: ``global`` | ``memcg`` | ``cpuset`` | ``mempolicy`` | None (unknown).
+    constraint: Optional[str] = None
+    constraint_basis: Optional[str] = None
+    memcg: Optional[str] = None
+    task_memcg: Optional[str] = None
+    memcg_usage_kb: Optional[int] = None
+    memcg_limit_kb: Optional[int] = None
+    memcg_failcnt: Optional[int] = None
+    #: Mem-Info summary (pages): active_anon, free, slab_reclaimable, ...
+    mem_info: Dict[str, int] = field(default_factory=dict)
+    nodes: List[OomNode] = field(default_factory=list)
+    zones: List[OomZone] = field(default_factory=list)
+    pages_ram: Optional[int] = None
+    pages_reserved: Optional[int] = None
+    pages_highmem: Optional[int] = None
+    pages_cma_reserved: Optional[int] = None
+    pages_hwpoisoned: Optional[int] = None
+    total_pagecache_pages: Optional[int] = None
+    swap_cache_pages: Optional[int] = None
+    swap_free_kb: Optional[int] = None
+    swap_total_kb: Optional[int] = None
+    #: ``Node 0 hugepages_total=… hugepages_size=2048kB`` lines, as dicts.
+    hugetlb: List[Dict[str, int]] = field(default_factory=list)
+    tasks: Optional[TaskSummary] = None
+    victim: Optional[OomVictim] = None
+    call_trace: List[str] = field(default_factory=list)
+    #: Virtuozzo ``Balloon InflatedTotal:…kB InflatedFree:…kB`` (kB).
+    vz_balloon_inflated_total_kb: Optional[int] = None
+    vz_balloon_inflated_free_kb: Optional[int] = None
+    #: The report stopped before its kill line (log cut short).
+    complete: bool = True
+    #: ``Out of memory and no killable processes``, panic lines, ...
+    notes: List[str] = field(default_factory=list)
+    evidence: List[Evidence] = field(default_factory=list)
+
+    @property
+    def node_balloon_kb(self) -> Optional[int]:
+        """Sum of the per-node v6.15+ ``Balloon:`` fields, if printed."""
+        vals = [n.balloon_kb for n in self.nodes if n.balloon_kb is not None]
+        return sum(vals) if vals else None
+
+
+@dataclass
+class EventVerdict:
+    """The judgement on one OOM event (see :mod:`balloon_oom.verdict`)."""
+
+    verdict: str  # contributed | not-contributed | undetermined
+    confidence: str  # high | medium | low
+    balloon_bytes_at_oom: Optional[int] = None
+    balloon_basis: Optional[str] = None
+    reasons: List[str] = field(default_factory=list)
+    #: The arithmetic behind every derived number (``--explain``).
+    arithmetic: List[str] = field(default_factory=list)
+    #: Where memory went at the OOM, in bytes (memory picture).
+    picture: Dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Source:
+    kind: SourceKind
+    path: str
+
+
+@dataclass
+class KernelInfo:
+    release: Optional[str] = None
+    version: Optional[str] = None
+    evidence: Optional[Evidence] = None
+
+
+@dataclass
+class HypervisorInfo:
+    name: Optional[str] = None
+    basis: Optional[str] = None
+    evidence: Optional[Evidence] = None
+
+
+@dataclass
+class VmcoreInfo:
+    """Facts only a vmcore gives."""
+
+    panic_message: Optional[str] = None
+    taken_at_oom: Optional[bool] = None
+    debuginfo_missing: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Disagreement:
+    """Two sources give different balloon sizes."""
+
+    what: str
+    values: Dict[str, Optional[int]]
+    note: str = ""
+
+
+@dataclass
+class Analysis:
+    """Everything known about one guest; the JSON output is this, serialised."""
+
+    source: Source
+    kernel: KernelInfo = field(default_factory=KernelInfo)
+    hypervisor: HypervisorInfo = field(default_factory=HypervisorInfo)
+    collected_at: Optional[str] = None
+    uptime_seconds: Optional[float] = None
+    balloons: List[Balloon] = field(default_factory=list)
+    memory: MemoryFigures = field(default_factory=MemoryFigures)
+    signatures: List[Signature] = field(default_factory=list)
+    oom_events: List[OomEvent] = field(default_factory=list)
+    verdicts: List[EventVerdict] = field(default_factory=list)
+    verdict: Optional[str] = None
+    disagreements: List[Disagreement] = field(default_factory=list)
+    vmcore: Optional[VmcoreInfo] = None
+    warnings: List[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses/enums to plain JSON values (properties are not included)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj

@@ -1,0 +1,1 @@
+"""Readers: find the files of a sosreport (dir or tarball), a live guest or a vmcore."""

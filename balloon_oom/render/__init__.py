@@ -1,0 +1,1 @@
+"""Renderers: table (tabulate), JSON, HTML. They format; they never compute."""
