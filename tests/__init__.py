@@ -1,0 +1,1 @@
+"""Tests; tests/lab is the real-guest QEMU lab."""
