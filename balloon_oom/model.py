@@ -122,6 +122,19 @@ class BootMemory:
     total_kb: int
     reserved_kb: int
     evidence: Optional[Evidence] = None
+    #: ``Freeing … memory: NK`` after the line (initrd, initmem, ...): these
+    #: pages became managed later, so "pages reserved" at an OOM is lower.
+    freed_later_kb: int = 0
+    freed_evidence: List[Evidence] = field(default_factory=list)
+
+    @property
+    def baseline_reserved_kb(self) -> int:
+        """What an OOM report's ``pages reserved`` shows (in kB) with no balloon.
+
+        Real 6.1 guest: boot ``64776K reserved``, ``Freeing …`` lines total
+        9424K, empty-balloon OOM report ``13838 pages reserved`` = 55352K.
+        """
+        return self.reserved_kb - self.freed_later_kb
 
 
 @dataclass
@@ -281,6 +294,10 @@ class OomEvent:
     vz_balloon_inflated_free_kb: Optional[int] = None
     #: The report stopped before its kill line (log cut short).
     complete: bool = True
+    #: Index of the boot (``Linux version`` lines seen before it in its log).
+    boot: Optional[int] = None
+    #: True when the event happened in the boot the report was collected in.
+    current_boot: Optional[bool] = None
     #: ``Out of memory and no killable processes``, panic lines, ...
     notes: List[str] = field(default_factory=list)
     evidence: List[Evidence] = field(default_factory=list)
