@@ -1,0 +1,192 @@
+# Copyright (C) 2026 balloon-oom contributors
+#
+# This file is part of the sos project: https://github.com/sosreport/sos
+#
+# This copyrighted material is made available to anyone wishing to use,
+# modify, copy, or redistribute it subject to the terms and conditions of
+# version 2 of the GNU General Public License.
+#
+# See the LICENSE file in the source distribution for further information.
+
+import os
+import stat
+
+from sos.report.plugins import (Plugin, IndependentPlugin, RedHatPlugin,
+                                DebianPlugin, UbuntuPlugin)
+
+try:
+    # PluginOpt exists since sos 4.3 (commit 0b6dc021); 4.0 takes tuples.
+    from sos.report.plugins import PluginOpt
+except ImportError:
+    PluginOpt = None
+
+VMMEMCTL_TWICE_DESC = ('read vmmemctl twice: since the vmw_balloon rework '
+                       'the kernel counts only after the first read')
+
+if PluginOpt is not None:
+    _OPTIONS = [
+        PluginOpt('vmmemctl-twice', default=False, desc=VMMEMCTL_TWICE_DESC),
+    ]
+else:
+    _OPTIONS = [
+        ('vmmemctl-twice', VMMEMCTL_TWICE_DESC, 'fast', False),
+    ]
+
+DEBUGFS = '/sys/kernel/debug'
+VMMEMCTL = '/sys/kernel/debug/vmmemctl'
+VIRTIO_BALLOON_DRV = '/sys/bus/virtio/drivers/virtio_balloon'
+
+
+class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
+              UbuntuPlugin):
+    """Memory balloon state of a virtual machine guest.
+
+    Collects what the guest can see of the hypervisor's memory balloon
+    (virtio_balloon, vmw_balloon, hv_balloon, Xen balloon, s390 and pseries
+    CMM): the drivers' debugfs and sysfs files, the negotiated virtio
+    features, driver parameters, and the memory figures and kernel logs
+    needed to tell whether the balloon held the memory a guest ran out of
+    when the OOM killer struck.
+
+    debugfs is never mounted by this plugin. When it is not mounted,
+    sos_strings/balloon/debugfs.txt says so on its first line.
+
+    The class also carries the distribution tags because sos 4.0 ignores
+    IndependentPlugin-only plugins on Debian, Ubuntu and Red Hat (fixed by
+    sos commit a36e1b83, in 4.1).
+    """
+
+    short_desc = 'Memory balloon drivers of virtual machine guests'
+
+    plugin_name = 'balloon'
+    profiles = ('memory', 'virt', 'system')
+
+    files = (
+        VMMEMCTL,
+        '/proc/vmmemctl',
+        '/sys/kernel/debug/hv-balloon',
+        '/sys/kernel/debug/virtio-balloon',
+        VIRTIO_BALLOON_DRV,
+        '/sys/module/virtio_balloon',
+        '/sys/module/vmw_balloon',
+        '/sys/module/hv_balloon',
+        '/sys/devices/system/xen_memory/xen_memory0',
+        '/proc/xen/balloon',
+        '/proc/sys/vm/cmm_pages',
+        '/sys/devices/system/cmm/cmm0',
+    )
+    kernel_mods = ('virtio_balloon', 'vmw_balloon', 'hv_balloon',
+                   'xen_balloon', 'cmm')
+
+    option_list = _OPTIONS
+
+    def _host_path(self, path):
+        """``path`` under the sysroot (sos 4.0 lacks path_join)."""
+        sysroot = self.sysroot or '/'
+        return os.path.join(sysroot, path.lstrip('/'))
+
+    def _sysroot_which(self, command):
+        """True when ``command`` is an executable file in the sysroot."""
+        for bindir in ('/usr/local/sbin', '/usr/local/bin', '/usr/sbin',
+                       '/usr/bin', '/sbin', '/bin'):
+            path = self._host_path(os.path.join(bindir, command))
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                return True
+        return False
+
+    def _debugfs_state(self):
+        """``mounted`` or ``not-mounted``, judged from the directory."""
+        try:
+            if os.listdir(self._host_path(DEBUGFS)):
+                return 'mounted'
+        except OSError:
+            pass
+        return 'not-mounted'
+
+    def _read_small_file(self, path):
+        """Text of a regular file, or None; never blocks on a FIFO."""
+        real = self._host_path(path)
+        try:
+            if not stat.S_ISREG(os.stat(real).st_mode):
+                return None
+            with open(real, 'rb') as fobj:
+                return fobj.read(1 << 20).decode('utf-8', 'replace')
+        except (OSError, IOError):
+            return None
+
+    def setup(self):
+        self.add_copy_spec([
+            # VMware (the debugfs file since v4.20 rework, /proc before)
+            VMMEMCTL,
+            '/proc/vmmemctl',
+            # Hyper-V (upstream since v6.0, commit d180e0a1be6c)
+            '/sys/kernel/debug/hv-balloon',
+            # Virtuozzo kernels only
+            '/sys/kernel/debug/virtio-balloon',
+            # virtio: glob through the virtio* links so that the device's
+            # files land; sos stores each link on the way as a link.  (A
+            # spec naming the link alone would copy the whole device dir.)
+            VIRTIO_BALLOON_DRV + '/virtio*/features',
+            VIRTIO_BALLOON_DRV + '/virtio*/device',
+            VIRTIO_BALLOON_DRV + '/virtio*/vendor',
+            VIRTIO_BALLOON_DRV + '/virtio*/status',
+            # generic virtio debugfs (v6.10+)
+            '/sys/kernel/debug/virtio/*/device_features',
+            '/sys/module/virtio_balloon/parameters/*',
+            '/sys/module/vmw_balloon/parameters/*',
+            '/sys/module/hv_balloon/parameters/*',
+            # Xen
+            '/sys/devices/system/xen_memory/xen_memory0/*',
+            '/sys/devices/system/xen_memory/xen_memory0/info/*',
+            '/proc/xen/balloon',
+            # s390 and pseries collaborative memory management
+            '/proc/sys/vm/cmm_*',
+            '/sys/devices/system/cmm/cmm0/*',
+            # what the balloon-oom analyzer needs besides the balloon
+            '/proc/meminfo',
+            '/proc/vmstat',
+            '/proc/zoneinfo',
+            '/proc/uptime',
+            '/proc/sys/kernel/osrelease',
+            '/sys/class/dmi/id/sys_vendor',
+            '/sys/class/dmi/id/product_name',
+        ])
+
+        # Kernel logs as files too: under --sysroot commands run on the
+        # host, so a guest root's own logs only arrive this way.
+        self.add_copy_spec('/var/log/dmesg*')
+        self.add_copy_spec('/var/log/kern.log*')
+        self.add_copy_spec('/var/log/messages*')
+        self.add_copy_spec('/var/log/syslog*')
+
+        self.add_cmd_output('dmesg')
+        self.add_cmd_output('date --utc')
+
+        if self._sysroot_which('vmware-toolbox-cmd'):
+            self.add_cmd_output([
+                'vmware-toolbox-cmd stat raw text balloon',
+                'vmware-toolbox-cmd stat raw text resources',
+            ])
+
+        state = self._debugfs_state()
+        if state == 'mounted':
+            note = ('debugfs is mounted at %s; the balloon files it holds '
+                    'were collected where the running kernel has them.'
+                    % DEBUGFS)
+        else:
+            note = ('debugfs is not mounted at %s, so the balloon drivers\' '
+                    'debugfs files (vmmemctl, hv-balloon) could not be '
+                    'read. To get them, run\n'
+                    '    mount -t debugfs none %s\n'
+                    'and collect again.' % (DEBUGFS, DEBUGFS))
+        self.add_string_as_file(state + '\n' + note + '\n', 'debugfs.txt')
+
+        if self.get_option('vmmemctl-twice'):
+            # The first read switches the vmw_balloon statistics on
+            # (vmballoon_debug_show -> vmballoon_enable_stats); the copy
+            # spec above reads the file again during collection.
+            first = self._read_small_file(VMMEMCTL)
+            if first is not None:
+                self.add_string_as_file(first, 'vmmemctl.first')
+
+# vim: set et ts=4 sw=4 :
