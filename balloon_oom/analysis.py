@@ -1,0 +1,337 @@
+"""Build the model from a source, then judge it: the one entry point.
+
+``analyze(path)`` detects what ``path`` is (sosreport directory or tarball,
+``/`` for the running guest, a vmcore), reads it in one pass, builds an
+:class:`~balloon_oom.model.Analysis` and attaches the verdicts, which are a
+pure function of that model (:mod:`balloon_oom.verdict`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from . import host_facts
+from .balloons import find_balloons
+from .errors import InputError
+from .memory import memory_figures
+from .model import (Analysis, BootMemory, Disagreement, Evidence, MemoryFigures, OomEvent,
+                    Source, SourceKind, VmcoreInfo)
+from .parsers.kernel_log import KernelLogScanner, LogScan, event_key
+from .readers import layout
+from .readers.files import ReportFiles
+from .readers.members import (Member, iter_directory, iter_lines, iter_tarball,
+                              looks_like_tarball, read_capped)
+from .verdict import Thresholds, judge
+
+#: ``Freeing initrd memory: 1380K`` and friends (free_reserved_area()).
+_FREEING = re.compile(rb"Freeing [^:]*memory: (\d+)K")
+_LINUX_VERSION = b"Linux version "
+_MEMORY_LINE = re.compile(rb"Memory: \d+K/\d+K available")
+
+
+@dataclass
+class _BootTracker:
+    """Per log: line numbers of boots, and ``Freeing … memory`` after each Memory: line."""
+
+    source: str
+    boot_lines: List[int] = field(default_factory=list)
+    freed_kb: List[int] = field(default_factory=list)  # per Memory: line
+    freed_evidence: List[List[Evidence]] = field(default_factory=list)
+
+    def feed(self, lineno: int, line: bytes) -> None:
+        if _LINUX_VERSION in line and b"Linux version " in line[:200]:
+            self.boot_lines.append(lineno)
+        elif _MEMORY_LINE.search(line):
+            self.freed_kb.append(0)
+            self.freed_evidence.append([])
+        elif self.freed_kb and b"Freeing" in line:
+            m = _FREEING.search(line)
+            if m:
+                self.freed_kb[-1] += int(m.group(1))
+                self.freed_evidence[-1].append(
+                    Evidence(self.source, line=lineno,
+                             text=line.decode("utf-8", "replace").strip()))
+
+
+@dataclass
+class _LogResult:
+    scan: LogScan
+    boots: _BootTracker
+
+
+def _scan_stream(path: str, stream) -> _LogResult:
+    scanner = KernelLogScanner(path)
+    boots = _BootTracker(path)
+    for lineno, line in enumerate(iter_lines(stream), 1):
+        scanner.feed(line)
+        boots.feed(lineno, line)
+    return _LogResult(scanner.close(), boots)
+
+
+def _scan_lines(path: str, lines: Iterable[str]) -> _LogResult:
+    scanner = KernelLogScanner(path)
+    boots = _BootTracker(path)
+    for lineno, line in enumerate(lines, 1):
+        scanner.feed(line)
+        boots.feed(lineno, line.encode("utf-8", "replace"))
+    return _LogResult(scanner.close(), boots)
+
+
+@dataclass
+class Collected:
+    """What one pass over a source gathered, before the model is built."""
+
+    files: ReportFiles = field(default_factory=ReportFiles)
+    logs: List[_LogResult] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+
+def collect(members: Iterator[Member]) -> Collected:
+    """One pass: small files read whole (capped), logs streamed through the scanner."""
+    out = Collected()
+    for member in members:
+        if member.kind == "link":
+            if member.link_target is not None:
+                out.files.add_link(member.path, member.link_target)
+            continue
+        kind = layout.classify(member.path)
+        if kind is None:
+            continue
+        if kind == "small":
+            with member.open() as stream:
+                data, cut = read_capped(stream, layout.SMALL_FILE_CAP)
+            if cut:
+                out.warnings.append(f"{member.path}: larger than {layout.SMALL_FILE_CAP} bytes; "
+                                    f"only the first {layout.SMALL_FILE_CAP} were read")
+            out.files.add(member.path, data.decode("utf-8", "replace"))
+        else:
+            with member.open() as stream:
+                out.logs.append(_scan_stream(member.path, _decompressed(member.path, stream)))
+    return out
+
+
+def _decompressed(path: str, stream):
+    if path.endswith(".gz"):
+        import gzip
+        return gzip.GzipFile(fileobj=stream)
+    if path.endswith(".xz"):
+        import lzma
+        return lzma.LZMAFile(stream)
+    if path.endswith(".bz2"):
+        import bz2
+        return bz2.BZ2File(stream)
+    return stream
+
+
+# --- model building -------------------------------------------------------------------------
+
+_CURRENT_BOOT_LOGS = ("sos_commands/kernel/dmesg", "sos_commands/balloon/dmesg", "live:dmesg",
+                      "vmcore:")
+_PAST_BOOT_LOGS = ("var/crash/",)
+
+
+def _assign_boots(result: _LogResult) -> None:
+    src = result.scan.source
+    boots = result.boots.boot_lines
+    for ev in result.scan.events:
+        ev.boot = sum(1 for b in boots if b < ev.line)
+        if src.startswith(_CURRENT_BOOT_LOGS):
+            ev.current_boot = True
+        elif src.startswith(_PAST_BOOT_LOGS):
+            ev.current_boot = False
+        elif boots and not re.search(r"[.-]\d+(\.(gz|xz|bz2))?$", src):
+            ev.current_boot = ev.boot == len(boots)
+        else:
+            ev.current_boot = None
+
+
+def merge_events(logs: Sequence[_LogResult]) -> List[OomEvent]:
+    """All OOM events, each once: the copy from the best-ranked log wins."""
+    chosen: Dict[tuple, OomEvent] = {}
+    order: List[tuple] = []
+    for result in sorted(logs, key=lambda r: layout.log_rank(r.scan.source)):
+        _assign_boots(result)
+        for ev in result.scan.events:
+            key = event_key(ev)
+            if key in chosen:
+                kept = chosen[key]
+                if kept.wallclock is None and ev.wallclock is not None:
+                    kept.wallclock = ev.wallclock
+                if kept.monotonic is None and ev.monotonic is not None:
+                    kept.monotonic = ev.monotonic
+                if kept.current_boot is None:
+                    kept.current_boot = ev.current_boot
+                kept.evidence.extend(e for e in ev.evidence[:1])
+                continue
+            chosen[key] = ev
+            order.append(key)
+    events = [chosen[k] for k in order]
+    events.sort(key=lambda e: (0 if e.current_boot is False else 1,
+                               e.monotonic if e.monotonic is not None else float("inf")))
+    return events
+
+
+def _boot_memory(logs: Sequence[_LogResult]) -> Optional[BootMemory]:
+    """The current boot's ``Memory:`` line (from the best log that has one)."""
+    for result in sorted(logs, key=lambda r: layout.log_rank(r.scan.source)):
+        if result.scan.source.startswith(_PAST_BOOT_LOGS):
+            continue
+        if result.scan.boot_memory:
+            boot = result.scan.boot_memory[-1]
+            idx = len(result.scan.boot_memory) - 1
+            if idx < len(result.boots.freed_kb):
+                boot.freed_later_kb = result.boots.freed_kb[idx]
+                boot.freed_evidence = result.boots.freed_evidence[idx]
+            return boot
+    return None
+
+
+def _first_from_logs(logs: Sequence[_LogResult], attr: str):
+    for result in sorted(logs, key=lambda r: layout.log_rank(r.scan.source)):
+        value = getattr(result.scan, attr)
+        if value:
+            return value
+    return None
+
+
+def _disagreements(analysis: Analysis) -> List[Disagreement]:
+    out = []
+    for b in analysis.balloons:
+        alternatives = b.details.get("inflated_bytes_by_basis")
+        if not isinstance(alternatives, dict):
+            continue
+        known = {k: v for k, v in alternatives.items() if v is not None}
+        if len(set(known.values())) > 1:
+            out.append(Disagreement(
+                what=f"{b.driver.value}{' ' + b.device if b.device else ''} inflated bytes",
+                values=dict(alternatives),
+                note="sources disagree; the balloon may have changed between reads, or a "
+                     "counter covers more than this driver (vmstat events count every "
+                     "balloon_compaction user since boot)"))
+    return out
+
+
+def build(collected: Collected, source: Source,
+          extra_log: Optional[_LogResult] = None) -> Analysis:
+    """The model from what one pass collected (no verdict yet)."""
+    files = collected.files
+    logs = list(collected.logs) + ([extra_log] if extra_log else [])
+    warnings = list(collected.warnings)
+    memory, mem_warnings = memory_figures(files)
+    warnings += mem_warnings
+    memory.boot = _boot_memory(logs)
+    balloons, balloon_warnings = find_balloons(files, memory, memory.boot)
+    warnings += balloon_warnings
+    analysis = Analysis(source=source)
+    analysis.memory = memory
+    analysis.balloons = balloons
+    analysis.kernel = host_facts.kernel_info(files, _first_from_logs(logs, "kernel_release"))
+    analysis.hypervisor = host_facts.hypervisor_info(
+        files, _first_from_logs(logs, "hypervisor"), balloons)
+    analysis.collected_at, _ = host_facts.collection_time(files)
+    analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
+    analysis.oom_events = merge_events(logs)
+    for result in logs:
+        analysis.signatures.extend(result.scan.signatures)
+    if not logs:
+        warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
+                        "seen; collect with `sos report -o balloon` or include the kernel plugin")
+    analysis.disagreements = _disagreements(analysis)
+    analysis.warnings = _dedupe(warnings)
+    return analysis
+
+
+def _dedupe(items: Iterable[str]) -> List[str]:
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+def _is_report_dir(path: Path) -> bool:
+    markers = ("version.txt", "sos_commands", "sos_reports", "proc", "sys")
+    return any((path / m).exists() for m in markers)
+
+
+def read_sosreport(path: Path) -> Analysis:
+    path = Path(path)
+    if path.is_dir():
+        if not _is_report_dir(path):
+            raise InputError(f"{path}: not a sosreport directory (no version.txt, sos_commands/, "
+                             "proc/ or sys/)")
+        collected = collect(iter_directory(path))
+    else:
+        collected = collect(iter_tarball(path))
+        if not len(collected.files) and not collected.logs:
+            raise InputError(f"{path}: archive holds no sosreport files")
+    return build(collected, Source(SourceKind.SOSREPORT, str(path)))
+
+
+def read_live(root: str = "/") -> Analysis:
+    from .readers import live
+
+    collected = collect(live.iter_live(root))
+    log = _scan_lines("live:dmesg", live.read_kernel_log())
+    if not live.debugfs_mounted(root):
+        collected.files.add("sos_strings/balloon/debugfs.txt",
+                            "not-mounted\n(live read: /sys/kernel/debug is not mounted)\n")
+    analysis = build(collected, Source(SourceKind.LIVE, root), extra_log=log)
+    if analysis.collected_at is None:
+        analysis.collected_at = live.collection_time()
+    return analysis
+
+
+def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
+    from .readers.vmcore import read_vmcore
+
+    snap = read_vmcore(str(path), debuginfo)
+    log = _scan_lines("vmcore:kernel log", snap.log_lines)
+    analysis = Analysis(source=Source(SourceKind.VMCORE, str(path)))
+    analysis.balloons = snap.balloons
+    analysis.memory = snap.memory if isinstance(snap.memory, MemoryFigures) else MemoryFigures()
+    analysis.memory.boot = _boot_memory([log])
+    analysis.kernel = snap.kernel
+    analysis.hypervisor = host_facts.hypervisor_info(ReportFiles(), log.scan.hypervisor,
+                                                     snap.balloons)
+    analysis.vmcore = snap.vmcore if isinstance(snap.vmcore, VmcoreInfo) else VmcoreInfo()
+    analysis.oom_events = merge_events([log])
+    analysis.signatures = list(log.scan.signatures)
+    analysis.collected_at = getattr(snap, "crash_time", None)
+    analysis.uptime_seconds = getattr(snap, "uptime_seconds", None)
+    analysis.warnings = _dedupe(list(snap.warnings))
+    analysis.disagreements = _disagreements(analysis)
+    return analysis
+
+
+def analyze(path: str, debuginfo: Optional[List[str]] = None,
+            thresholds: Optional[Thresholds] = None) -> Analysis:
+    """Read ``path`` (report dir/tarball, ``/`` for live, vmcore) and judge it."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if os.path.realpath(path) == "/":
+        analysis = read_live("/")
+    elif p.is_file() and _is_vmcore(p):
+        analysis = read_vmcore_source(p, debuginfo)
+    elif p.is_dir() or looks_like_tarball(p):
+        analysis = read_sosreport(p)
+    else:
+        raise InputError(f"{path}: neither a sosreport (directory or tarball) nor a vmcore")
+    return judge(analysis, thresholds or Thresholds())
+
+
+def _is_vmcore(path: Path) -> bool:
+    try:
+        from .readers.vmcore import is_vmcore
+    except ImportError:
+        return False
+    return is_vmcore(str(path))
+

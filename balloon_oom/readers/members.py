@@ -1,0 +1,227 @@
+"""Walk the members of a sosreport directory or tarball, in one pass.
+
+A tarball is never extracted: it is read as a stream (``tarfile`` mode
+``r|*``), so a ``.tar.xz`` is decompressed exactly once.  Nothing outside
+the directory or archive given is ever opened: member names that climb out
+(``../``, absolute) are dropped, symbolic and hard links are *recorded*
+(resolved later inside the report by
+:class:`~balloon_oom.readers.files.ReportFiles`), never followed on disk.
+Device nodes, FIFOs and sockets are skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, Optional, Tuple
+
+from ..errors import InputError
+from .files import normalize
+
+#: Top-level names of a report: a tarball whose first component is one of
+#: these has no ``sosreport-*/`` directory to strip.
+_REPORT_TOP = {
+    "proc", "sys", "etc", "var", "usr", "run", "boot", "lib", "dev",
+    "sos_commands", "sos_reports", "sos_logs", "sos_strings", "version.txt",
+}
+
+#: Per-line cap when streaming logs: a megabyte-long line is cut, not held.
+MAX_LINE_BYTES = 64 * 1024
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Member:
+    """One entry of a report: a regular file or a link."""
+
+    path: str
+    kind: str  # "file" | "link"
+    size: int = 0
+    link_target: Optional[str] = None
+    opener: Optional[Callable[[], BinaryIO]] = None
+
+    def open(self) -> BinaryIO:
+        assert self.opener is not None
+        return self.opener()
+
+
+def iter_lines(stream: BinaryIO, max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Lines of a binary stream without their ending (LF, CRLF or CR alone).
+
+    Memory is bounded by ``max_line`` whatever the input: a longer line is
+    cut to its first ``max_line`` bytes.
+
+    >>> list(iter_lines(io.BytesIO(b"a\\r\\nb\\rc\\nlast")))
+    [b'a', b'b', b'c', b'last']
+    >>> [len(x) for x in iter_lines(io.BytesIO(b"x" * 10 + b"\\ny"), max_line=4)]
+    [4, 1]
+    """
+    buf = b""
+    skipping = False  # inside an over-long line, dropping bytes until its end
+    pending_cr = False
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        if pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        pending_cr = chunk.endswith(b"\r")
+        data = buf + chunk
+        start = 0
+        n = len(data)
+        while start < n:
+            lf = data.find(b"\n", start)
+            cr = data.find(b"\r", start)
+            if lf < 0 and cr < 0:
+                break
+            end = lf if cr < 0 or (0 <= lf < cr) else cr
+            if not skipping:
+                yield data[start:end][:max_line]
+            skipping = False
+            start = end + 1
+            if data[end:end + 1] == b"\r" and data[start:start + 1] == b"\n":
+                start += 1
+        rest = data[start:]
+        if skipping:
+            buf = b""
+        elif len(rest) > max_line:
+            yield rest[:max_line]
+            buf = b""
+            skipping = True
+        else:
+            buf = rest
+    if buf and not skipping:
+        yield buf
+
+
+def iter_directory(root: Path) -> Iterator[Member]:
+    """Members of a report directory; symlinks recorded, never followed."""
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir
+        for name in list(dirnames) + filenames:
+            full = os.path.join(dirpath, name)
+            rel = normalize(os.path.join(rel_dir, name))
+            if rel is None:
+                continue
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    target = os.readlink(full)
+                except OSError:
+                    continue
+                yield Member(rel, "link", link_target=target)
+            elif stat.S_ISREG(st.st_mode):
+                yield Member(rel, "file", size=st.st_size,
+                             opener=_file_opener(full))
+
+
+def _file_opener(path: str) -> Callable[[], BinaryIO]:
+    def opener() -> BinaryIO:
+        # O_NOFOLLOW: the entry was a regular file at lstat time; refuse if it
+        # was swapped for a link since.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        return os.fdopen(fd, "rb")
+    return opener
+
+
+def _open_compressed(path: Path) -> BinaryIO:
+    """The decompressed byte stream of a tarball (zstd through ``zstd -dc``)."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x28\xb5\x2f\xfd"):
+        try:
+            import zstandard  # type: ignore
+
+            return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        except ImportError:
+            pass
+        if shutil.which("zstd") is None:
+            raise InputError(f"{path}: zstd-compressed; install zstd or the zstandard module")
+        proc = subprocess.Popen(["zstd", "-dc", "--", str(path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        return proc.stdout  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def iter_tarball(path: Path) -> Iterator[Member]:
+    """Members of a sosreport tarball, streamed; the ``sosreport-*/`` prefix stripped.
+
+    Each member must be consumed (``open().read()``) before the next is asked for.
+    """
+    raw = _open_compressed(Path(path))
+    try:
+        try:
+            tar = tarfile.open(fileobj=raw, mode="r|*")
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise InputError(f"{path}: not a readable tar archive ({exc})") from None
+        prefix: Optional[str] = None
+        first = True
+        try:
+            for info in tar:
+                name = normalize(info.name)
+                if name is None:
+                    continue
+                if first:
+                    first = False
+                    head = name.split("/", 1)[0]
+                    if head not in _REPORT_TOP and ("/" in name or info.isdir()):
+                        prefix = head + "/"
+                if prefix is not None:
+                    if name + "/" == prefix:
+                        continue
+                    if name.startswith(prefix):
+                        name = name[len(prefix):]
+                if info.issym():
+                    yield Member(name, "link", link_target=info.linkname)
+                elif info.islnk():
+                    target = normalize(info.linkname)
+                    if target is not None and prefix and target.startswith(prefix):
+                        target = target[len(prefix):]
+                    if target is not None:
+                        yield Member(name, "link", link_target="/" + target)
+                elif info.isreg():
+                    fobj = tar.extractfile(info)
+                    if fobj is None:
+                        continue
+                    yield Member(name, "file", size=info.size,
+                                 opener=lambda f=fobj: f)  # type: ignore[misc]
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise InputError(f"{path}: archive is truncated or corrupt ({exc})") from None
+    finally:
+        raw.close()
+
+
+def read_capped(stream: BinaryIO, cap: int) -> Tuple[bytes, bool]:
+    """``(bytes, truncated)``: at most ``cap`` bytes of ``stream``."""
+    data = stream.read(cap + 1)
+    return data[:cap], len(data) > cap
+
+
+TAR_SUFFIXES = (".tar", ".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2",
+                ".tar.zst", ".tar.zstd")
+
+
+def looks_like_tarball(path: Path) -> bool:
+    name = Path(path).name
+    if name.endswith(TAR_SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    return (head.startswith((b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd"))
+            or head[257:262] == b"ustar")
+
