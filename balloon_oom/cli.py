@@ -1,0 +1,134 @@
+"""``balloon-oom``: the command line.
+
+Subcommands: ``analyze`` (a sosreport dir/tarball, ``/`` for this guest, or a
+vmcore), ``features`` (decode a virtio features string), ``sos`` (run the
+system's sos with our plugin), ``install-sos-plugin`` /
+``uninstall-sos-plugin``.  Errors print one line on stderr and exit non-zero;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import BalloonOomError
+
+EXIT_ERROR = 2
+
+
+def _add_analyze(sub) -> None:
+    p = sub.add_parser("analyze", help="analyse a sosreport, a vmcore, or this guest (/)",
+                       description="Did the balloon take the memory this guest ran out of? "
+                                   "PATH: a sosreport directory or tarball (.tar.xz/.gz/.bz2/"
+                                   ".zst), a vmcore, or / for the running guest.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
+    p.add_argument("--explain", action="store_true",
+                   help="show the file, field or line behind every value, and the arithmetic")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
+    p.add_argument("--debuginfo", metavar="PATH", action="append",
+                   help="vmlinux / module debug files or directories (vmcore only; repeatable)")
+    p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
+                   help="balloon share of guest memory that counts as contributing "
+                        "(default 0.10)")
+    p.add_argument("--no-victim-rule", action="store_true",
+                   help="do not count a balloon larger than the victim's RSS as contributing")
+
+
+def _cmd_analyze(args) -> int:
+    from .analysis import analyze
+    from .render import html, json_out, table
+    from .verdict import Thresholds
+
+    if not 0 < args.threshold < 1:
+        raise BalloonOomError(f"--threshold must be between 0 and 1, not {args.threshold}")
+    thresholds = Thresholds(fraction=args.threshold, victim_rss=not args.no_victim_rule)
+    if len(args.paths) > 1:
+        from .fleet import run_fleet
+        return run_fleet(args, thresholds)
+    analysis = analyze(args.paths[0], debuginfo=args.debuginfo, thresholds=thresholds)
+    if args.format == "json":
+        sys.stdout.write(json_out.render(analysis) + "\n")
+    elif args.format == "jsonl":
+        sys.stdout.write(json_out.render_line(analysis) + "\n")
+    else:
+        sys.stdout.write(table.render(analysis, explain=args.explain))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(html.render(analysis))
+    return 0
+
+
+def _cmd_features(args) -> int:
+    from tabulate import tabulate
+
+    from .parsers.virtio_features import explain_features
+
+    rows = explain_features(args.string)
+    if not rows:
+        print("no feature bits set")
+        return 0
+    print(tabulate(rows, headers=["bit", "name", "meaning"]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="balloon-oom",
+        description="Did the hypervisor's memory balloon take the memory this guest ran out of?")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_analyze(sub)
+    p = sub.add_parser("features", help="decode a virtio features bit string")
+    p.add_argument("string", help="the content of /sys/bus/virtio/devices/virtioN/features")
+    p = sub.add_parser("sos", help="run the system's sos with the balloon plugin "
+                                   "(e.g. balloon-oom sos report --batch -o balloon)",
+                       add_help=False)
+    p.add_argument("sos_args", nargs=argparse.REMAINDER)
+    p = sub.add_parser("install-sos-plugin",
+                       help="link the balloon plugin into the system sos (root)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("uninstall-sos-plugin", help="remove what install-sos-plugin added")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "analyze":
+            return _cmd_analyze(args)
+        if args.command == "features":
+            return _cmd_features(args)
+        from . import sosrun
+        if args.command == "sos":
+            return sosrun.main_sos(args.sos_args)
+        if args.command == "install-sos-plugin":
+            return sosrun.main_install(args.rest)
+        return sosrun.main_uninstall(args.rest)
+    except BalloonOomError as exc:
+        if args.debug:
+            raise
+        print(f"balloon-oom: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: one line, and how to get the traceback
+        if args.debug:
+            raise
+        print(f"balloon-oom: internal error: {type(exc).__name__}: {exc} "
+              "(run with --debug for the traceback and report it)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
