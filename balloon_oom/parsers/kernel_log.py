@@ -1,0 +1,281 @@
+"""One pass over a kernel log: OOM events, boot facts, balloon signatures.
+
+Any of the log shapes :mod:`balloon_oom.parsers.logline` knows (dmesg,
+``dmesg -T``, syslog, journal, vmcore-dmesg, a serial console) is read line
+by line, in constant memory per event whatever the log's size.
+
+>>> scan = scan_log([
+...     "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP",
+...     "[    0.087751] Memory: 260860K/523768K available (14343K kernel code, 64776K reserved, 0K cma-reserved)",
+...     "[    8.352026] hog invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0",
+...     "[    8.355603] Out of memory: Killed process 112 (hog) total-vm:174712kB, anon-rss:173388kB, file-rss:4kB, shmem-rss:648kB, UID:0 pgtables:376kB oom_score_adj:0",
+... ], "sos_commands/kernel/dmesg")
+>>> scan.boots, scan.boot_memory[0].reserved_kb, scan.events[0].victim.pid, scan.events[0].line
+(1, 64776, 112, 3)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+from balloon_oom.model import BootMemory, Evidence, OomEvent, OomVictim, Signature
+from balloon_oom.parsers.logline import decode_line, split_prefix
+from balloon_oom.parsers.oom import (
+    OomReportBuilder,
+    is_invoked,
+    parse_invoked,
+    parse_kill,
+    parse_reaper,
+)
+
+__all__ = [
+    "MAX_SIGNATURES_PER_KIND",
+    "KernelLogScanner",
+    "LogScan",
+    "event_key",
+    "parse_boot_memory",
+    "scan_log",
+]
+
+#: Signatures kept per kind (the rest are only counted).
+MAX_SIGNATURES_PER_KIND = 100
+#: Killed processes remembered for late ``oom_reaper`` lines.
+_RECENT_VICTIMS = 64
+#: Characters of a line kept as evidence text.
+_EVIDENCE_CHARS = 1024
+
+
+@dataclass
+class LogScan:
+    """What one kernel log file says (see :func:`scan_log`)."""
+
+    source: str
+    events: List[OomEvent] = field(default_factory=list)
+    boot_memory: List[BootMemory] = field(default_factory=list)
+    hypervisor: Optional[Tuple[str, Evidence]] = None
+    kernel_release: Optional[Tuple[str, Evidence]] = None
+    signatures: List[Signature] = field(default_factory=list)
+    #: Every signature seen, by kind (``signatures`` keeps the first 100 of each).
+    signature_counts: Dict[str, int] = field(default_factory=dict)
+    boots: int = 0
+    lines: int = 0
+    last_monotonic: Optional[float] = None
+
+
+_LINUX_VERSION = re.compile(r"^Linux version (\S+) \(")
+_HYPERVISOR = re.compile(r"^Hypervisor detected: (.+?)\s*$")
+_MEMORY = re.compile(r"^Memory: (\d+)[kK]/(\d+)[kK] available\b(?P<rest>.*)$")
+_RESERVED = re.compile(r"(\d+)[kK] reserved\b")
+_FREEING = re.compile(r"^Freeing [^:]*memory: (\d+)K$")
+
+_SIGNATURES = [
+    ("virtio_balloon.out_of_puff", re.compile(r"Out of puff! Can't get \d+ pages?")),
+    ("hv_balloon.partial", re.compile(r"Balloon request will be partially fulfilled")),
+    ("hv_balloon.floor_reached", re.compile(r"Balloon floor reached")),
+    ("hv_balloon.hot_add_failed", re.compile(r"Memory hot add failed")),
+    ("hv_balloon.max_dynamic_memory", re.compile(r"Max\. dynamic memory size: \d+ MB")),
+    ("hv_balloon.protocol", re.compile(r"Using Dynamic Memory protocol version")),
+    ("vmw_balloon", re.compile(r"^vmw_balloon: ")),
+    ("xen_balloon", re.compile(r"^xen:balloon: ")),
+    ("virtio_mem.plugged_size", re.compile(r"virtio_mem virtio\d+: plugged size: 0x[0-9a-f]+")),
+    ("virtio_mem.requested_size", re.compile(r"virtio_mem virtio\d+: requested size: 0x[0-9a-f]+")),
+]
+# Cheap pre-filter: a line that holds none of these cannot be a signature.
+_SIGNATURE_HINTS = ("puff", "alloon", "hot add", "dynamic memory", "Dynamic Memory", "size: 0x")
+
+
+def parse_boot_memory(text: str) -> Optional[Tuple[int, int, Optional[int]]]:
+    """``(available_kb, total_kb, reserved_kb)`` of the boot ``Memory:`` line.
+
+    Old kernels print ``k`` and extra fields (``absent``, ``highmem``);
+    ``reserved_kb`` is None when the line has no ``reserved`` field.
+
+    >>> parse_boot_memory("Memory: 3218236K/25165432K available (18470K kernel code, 2544K rwdata, 10280K rodata, 3728K init, 1168K bss, 496444K reserved, 0K cma-reserved)")
+    (3218236, 25165432, 496444)
+    >>> parse_boot_memory("Memory: 3911568k/4718592k available (5417k kernel code, 664404k absent, 142620k reserved, 4318k data, 1300k init)")
+    (3911568, 4718592, 142620)
+    """
+    m = _MEMORY.match(text.strip())
+    if not m:
+        return None
+    r = _RESERVED.search(m.group("rest"))
+    return int(m.group(1)), int(m.group(2)), int(r.group(1)) if r else None
+
+
+class KernelLogScanner:
+    """Feed lines one at a time; :meth:`close` gives the :class:`LogScan`."""
+
+    def __init__(self, source: str) -> None:
+        self.scan = LogScan(source=source)
+        self._report: Optional[OomReportBuilder] = None
+        self._victims: "OrderedDict[int, OomVictim]" = OrderedDict()
+        self._last_event: Optional[OomEvent] = None
+        self._group_event: Optional[OomEvent] = None
+        self._boot_memory: Optional[BootMemory] = None
+
+    # -- helpers ---------------------------------------------------------
+    def _evidence(self, lineno: int, raw: str) -> Evidence:
+        return Evidence(self.scan.source, line=lineno, text=raw[:_EVIDENCE_CHARS])
+
+    def _new_event(self, lineno: int, monotonic, wallclock) -> OomEvent:
+        return OomEvent(
+            source=self.scan.source,
+            line=lineno,
+            monotonic=monotonic,
+            wallclock=wallclock,
+            boot=self.scan.boots - 1 if self.scan.boots else None,
+        )
+
+    def _end_report(self, complete: bool) -> None:
+        if self._report is None:
+            return
+        ev = self._report.finish(complete)
+        self._report = None
+        self._remember(ev)
+
+    def _remember(self, ev: OomEvent) -> None:
+        self.scan.events.append(ev)
+        self._last_event = ev
+        if ev.victim is not None:
+            self._victims[ev.victim.pid] = ev.victim
+            self._victims.move_to_end(ev.victim.pid)
+            while len(self._victims) > _RECENT_VICTIMS:
+                self._victims.popitem(last=False)
+
+    # -- the pass --------------------------------------------------------
+    def feed(self, line: Union[bytes, str]) -> None:
+        """Take one line (with or without its line ending)."""
+        self.scan.lines += 1
+        lineno = self.scan.lines
+        raw = decode_line(line)
+        ll = split_prefix(raw)
+        if ll.monotonic is not None:
+            self.scan.last_monotonic = ll.monotonic
+        if not ll.kernel:
+            return
+        text = ll.text
+        stripped = text.strip()
+
+        if is_invoked(text):
+            head = parse_invoked(text)
+            if head is not None:
+                self._end_report(complete=False)
+                self._group_event = None
+                ev = self._new_event(lineno, ll.monotonic, ll.wallclock)
+                for key, value in head.items():
+                    setattr(ev, key, value)
+                ev.evidence.append(self._evidence(lineno, raw))
+                self._report = OomReportBuilder(ev)
+                return
+
+        reaped = parse_reaper(stripped) if stripped.startswith("oom_reaper:") else None
+        if reaped is not None:
+            pid, _comm, values = reaped
+            victim = self._victims.get(pid)
+            if victim is None and self._report is not None:
+                cur = self._report.event.victim
+                victim = cur if cur is not None and cur.pid == pid else None
+            if victim is not None:
+                victim.reaped = values
+            return
+
+        if self._report is not None:
+            if not self._report.feed(text, lineno, raw[:_EVIDENCE_CHARS]):
+                self._end_report(complete=True)
+            return
+
+        if stripped.startswith("Tasks in ") and "memory.oom.group" in stripped:
+            if self._last_event is not None:
+                self._last_event.notes.append(stripped)
+                self._group_event = self._last_event
+            return
+        if "Killed process " in stripped:
+            victim = parse_kill(stripped)
+            if victim is not None:
+                if self._group_event is not None:
+                    self._group_event.notes.append(
+                        f"memory.oom.group kill: {victim.pid} ({victim.comm})")
+                    self._group_event.evidence.append(self._evidence(lineno, raw))
+                    return
+                # A kill line whose report head is not in this log (a console
+                # at a quiet loglevel shows only KERN_ERR lines).
+                ev = self._new_event(lineno, ll.monotonic, ll.wallclock)
+                builder = OomReportBuilder(ev)
+                builder.take_victim(victim, lineno, raw[:_EVIDENCE_CHARS])
+                ev = builder.finish(complete=False)
+                ev.notes.append("report head not in this log: kill line only")
+                self._remember(ev)
+                return
+
+        self._boot_fact(stripped, lineno, raw, ll.monotonic)
+
+    def _boot_fact(self, text: str, lineno: int, raw: str, monotonic) -> None:
+        scan = self.scan
+        if text.startswith("Linux version "):
+            m = _LINUX_VERSION.match(text)
+            if m:
+                scan.boots += 1
+                scan.kernel_release = (m.group(1), self._evidence(lineno, raw))
+                self._boot_memory = None
+            return
+        if text.startswith("Memory: "):
+            mem = parse_boot_memory(text)
+            if mem is not None:
+                bm = BootMemory(available_kb=mem[0], total_kb=mem[1], reserved_kb=mem[2],
+                                evidence=self._evidence(lineno, raw))
+                scan.boot_memory.append(bm)
+                self._boot_memory = bm
+            return
+        if text.startswith("Freeing ") and self._boot_memory is not None:
+            m = _FREEING.match(text)
+            if m:
+                self._boot_memory.freed_later_kb += int(m.group(1))
+                self._boot_memory.freed_evidence.append(self._evidence(lineno, raw))
+            return
+        if text.startswith("Hypervisor detected: "):
+            m = _HYPERVISOR.match(text)
+            if m:
+                scan.hypervisor = (m.group(1), self._evidence(lineno, raw))
+            return
+        if any(h in text for h in _SIGNATURE_HINTS) or text.startswith(("vmw_balloon", "xen:")):
+            for kind, rx in _SIGNATURES:
+                if rx.search(text):
+                    n = scan.signature_counts.get(kind, 0) + 1
+                    scan.signature_counts[kind] = n
+                    if n <= MAX_SIGNATURES_PER_KIND:
+                        scan.signatures.append(Signature(
+                            kind=kind, message=text[:_EVIDENCE_CHARS],
+                            evidence=self._evidence(lineno, raw), timestamp=monotonic))
+                    return
+
+    def close(self) -> LogScan:
+        """End of input: a report still open is kept with ``complete=False``."""
+        self._end_report(complete=False)
+        return self.scan
+
+
+def scan_log(lines: Iterable[Union[bytes, str]], source: str) -> LogScan:
+    """Scan a whole log (an iterable of lines, bytes or text) in one pass."""
+    scanner = KernelLogScanner(source)
+    for line in lines:
+        scanner.feed(line)
+    return scanner.close()
+
+
+def event_key(ev: OomEvent) -> tuple:
+    """Identity of one OOM event across its dmesg, journal and syslog copies.
+
+    Built from values every copy prints the same (no timestamps, which differ
+    between formats): the victim's kill line if there is one, else the
+    report's head.
+
+    >>> event_key(OomEvent(source="a", line=1, victim=OomVictim(112, "hog", 1, 2, 3, 4)))
+    ('killed', 112, 'hog', 1, 2, 3, 4)
+    """
+    v = ev.victim
+    if v is not None:
+        return ("killed", v.pid, v.comm, v.total_vm_kb, v.anon_rss_kb, v.file_rss_kb, v.shmem_rss_kb)
+    return ("invoked", ev.trigger_comm, ev.trigger_pid, ev.gfp_mask, ev.order, ev.oom_score_adj)
