@@ -256,7 +256,7 @@ def _dedupe(items: Iterable[str]) -> List[str]:
 
 # --- sources ----------------------------------------------------------------------------------
 
-def _is_report_dir(path: Path) -> bool:
+def is_report_dir(path: Path) -> bool:
     markers = ("version.txt", "sos_commands", "sos_reports", "proc", "sys")
     return any((path / m).exists() for m in markers)
 
@@ -264,7 +264,7 @@ def _is_report_dir(path: Path) -> bool:
 def read_sosreport(path: Path) -> Analysis:
     path = Path(path)
     if path.is_dir():
-        if not _is_report_dir(path):
+        if not is_report_dir(path):
             raise InputError(f"{path}: not a sosreport directory (no version.txt, sos_commands/, "
                              "proc/ or sys/)")
         collected = collect(iter_directory(path))

@@ -36,6 +36,11 @@ def _add_analyze(sub) -> None:
                         "(default 0.10)")
     p.add_argument("--no-victim-rule", action="store_true",
                    help="do not count a balloon larger than the victim's RSS as contributing")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="reports analysed in parallel (several PATHs; default: CPU count)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster (scheduler address, or 'local'); needs the "
+                        "dask extra")
 
 
 def _cmd_analyze(args) -> int:
@@ -46,7 +51,7 @@ def _cmd_analyze(args) -> int:
     if not 0 < args.threshold < 1:
         raise BalloonOomError(f"--threshold must be between 0 and 1, not {args.threshold}")
     thresholds = Thresholds(fraction=args.threshold, victim_rss=not args.no_victim_rule)
-    if len(args.paths) > 1:
+    if len(args.paths) > 1 or args.dask or _is_collection(args.paths[0]):
         from .fleet import run_fleet
         return run_fleet(args, thresholds)
     analysis = analyze(args.paths[0], debuginfo=args.debuginfo, thresholds=thresholds)
@@ -60,6 +65,17 @@ def _cmd_analyze(args) -> int:
         with open(args.html, "w", encoding="utf-8") as f:
             f.write(html.render(analysis))
     return 0
+
+
+def _is_collection(path: str) -> bool:
+    """A directory holding many reports (not itself a report, not ``/``): fleet mode."""
+    import os
+    from pathlib import Path
+
+    from .analysis import is_report_dir
+
+    p = Path(path)
+    return p.is_dir() and os.path.realpath(path) != "/" and not is_report_dir(p)
 
 
 def _cmd_features(args) -> int:

@@ -1,0 +1,203 @@
+"""The verdict rules, on models built directly (the verdict is a pure function).
+
+Numbers of the 8 GiB guest: 2097152 pages RAM; boot reserved 262144K with
+10240K freed later gives a baseline of 251904K = 62976 pages; a 4 GiB
+MemTotal-reducing balloon adds 1048576 pages to ``pages reserved``.
+"""
+
+from balloon_oom.model import (Accounting, Analysis, Balloon, BootMemory, Driver, Evidence,
+                               OomEvent, OomNode, OomVictim, Signature, Source, SourceKind,
+                               VmcoreInfo)
+from balloon_oom.verdict import Thresholds, decide, judge_event
+
+GIB = 1024 ** 3
+PAGES_8G = 2 * 1024 * 1024
+BASELINE_PAGES = (262144 - 10240) // 4  # 62976
+
+
+def _mem_info(free=2000, anon=1_000_000):
+    return {"active_anon": anon // 2, "inactive_anon": anon - anon // 2, "isolated_anon": 0,
+            "active_file": 300, "inactive_file": 200, "isolated_file": 0, "unevictable": 0,
+            "slab_reclaimable": 5000, "slab_unreclaimable": 7000, "pagetables": 2000,
+            "sec_pagetables": 0, "bounce": 0, "kernel_misc_reclaimable": 0,
+            "free": free, "free_pcp": 100, "free_cma": 0}
+
+
+def _event(reserved_extra=0, constraint="global", trace=(), anon=1_000_000, **kw):
+    ev = OomEvent(source="sos_commands/kernel/dmesg", line=10, monotonic=500.0,
+                  trigger_comm="java", gfp_mask="0x140dca", order=0, constraint=constraint,
+                  mem_info=_mem_info(anon=anon), pages_ram=PAGES_8G,
+                  pages_reserved=BASELINE_PAGES + reserved_extra, current_boot=True,
+                  victim=OomVictim(pid=4242, comm="java", anon_rss_kb=3_800_000,
+                                   file_rss_kb=1000, shmem_rss_kb=0),
+                  nodes=[OomNode(node=0, values_kb={"kernel_stack": 16000})],
+                  call_trace=list(trace), **kw)
+    return ev
+
+
+def _analysis(balloons, events, boot=True, **kw):
+    a = Analysis(source=Source(SourceKind.SOSREPORT, "x"), balloons=balloons,
+                 oom_events=events, uptime_seconds=900.0, **kw)
+    if boot:
+        a.memory.boot = BootMemory(available_kb=8_000_000, total_kb=PAGES_8G * 4,
+                                   reserved_kb=262144, freed_later_kb=10240)
+    return a
+
+
+def _virtio(inflated, deflate_on_oom=False):
+    return Balloon(Driver.VIRTIO, "virtio0", inflated_bytes=inflated,
+                   accounting=(Accounting.COUNTED_AS_USED if deflate_on_oom
+                               else Accounting.MEMTOTAL_REDUCED),
+                   deflate_on_oom=deflate_on_oom,
+                   evidence=[Evidence("sys/bus/virtio/drivers/virtio_balloon/virtio0/features")])
+
+
+def test_4gib_memtotal_reduced_balloon_on_8gib_guest_contributed():
+    ev = _event(reserved_extra=1048576, anon=900_000)
+    v = judge_event(ev, _analysis([_virtio(4 * GIB)], [ev]), Thresholds())
+    assert (v.verdict, v.confidence) == ("contributed", "high")
+    assert v.balloon_bytes_at_oom == 4 * GIB
+    assert v.balloon_basis == "pages reserved at the OOM minus the boot baseline"
+    assert "4096.0 MiB" in v.reasons[0]
+    assert any("1048576 pages x 4096 = 4294967296 bytes" in a for a in v.arithmetic)
+    assert v.picture["balloon"] == 4 * GIB
+    assert sum(v.picture.values()) == PAGES_8G * 4096
+
+
+def test_same_guest_empty_balloon_not_contributed():
+    ev = _event(reserved_extra=0)
+    v = judge_event(ev, _analysis([_virtio(0)], [ev]), Thresholds())
+    assert (v.verdict, v.balloon_bytes_at_oom) == ("not-contributed", 0)
+    assert v.reasons[0].startswith("the balloon was empty at the OOM")
+
+
+def test_memcg_oom_with_large_balloon_not_contributed():
+    ev = _event(reserved_extra=1048576, constraint="memcg", memcg="/system.slice/app.service",
+                memcg_usage_kb=524288, memcg_limit_kb=524288, memcg_failcnt=17)
+    v = judge_event(ev, _analysis([_virtio(4 * GIB)], [ev]), Thresholds())
+    assert (v.verdict, v.confidence) == ("not-contributed", "high")
+    assert "memcg OOM: cgroup /system.slice/app.service" in v.reasons[0]
+    assert "limit 524288kB" in v.reasons[0]
+    assert "4096.0 MiB" in v.reasons[1]
+
+
+def test_no_balloon_evidence_undetermined():
+    ev = _event()
+    ev.pages_reserved = None
+    ev.pages_ram = None
+    a = _analysis([], [ev], boot=False)
+    v = judge_event(ev, a, Thresholds())
+    assert (v.verdict, v.confidence) == ("undetermined", "low")
+    assert "balloon-oom sos report -o balloon" in v.reasons[0]
+    assert "mount -t debugfs" in v.reasons[0]
+
+
+def test_small_balloon_below_threshold_names_its_size():
+    ev = _event(reserved_extra=25600)  # 100 MiB
+    v = judge_event(ev, _analysis([_virtio(100 * 1024 * 1024)], [ev]), Thresholds())
+    assert v.verdict == "not-contributed"
+    assert "only 100.0 MiB" in v.reasons[0]
+
+
+def test_threshold_is_configurable():
+    ev = _event(reserved_extra=25600)  # 100 MiB of 8 GiB = 1.2 %
+    a = _analysis([_virtio(100 * 1024 * 1024)], [ev])
+    assert judge_event(ev, a, Thresholds(fraction=0.01)).verdict == "contributed"
+    assert judge_event(ev, a, Thresholds(fraction=0.02)).verdict == "not-contributed"
+
+
+def test_balloon_larger_than_victim_rss_contributed():
+    ev = _event(reserved_extra=25600)  # 100 MiB
+    ev.victim.anon_rss_kb = 50_000     # ~49 MiB victim
+    v = judge_event(ev, _analysis([_virtio(100 * 1024 * 1024)], [ev]), Thresholds())
+    assert v.verdict == "contributed"
+    assert "more than the victim's RSS" in v.reasons[0]
+    v = judge_event(ev, _analysis([_virtio(100 * 1024 * 1024)], [ev]),
+                    Thresholds(victim_rss=False))
+    assert v.verdict == "not-contributed"
+
+
+def test_balloon_frame_in_trace_contributed_high():
+    ev = _event(trace=["dump_stack_lvl", "out_of_memory", "__alloc_pages",
+                       "balloon_page_alloc", "fill_balloon", "update_balloon_size_func"])
+    v = judge_event(ev, _analysis([_virtio(0)], [ev]), Thresholds())
+    assert (v.verdict, v.confidence) == ("contributed", "high")
+    assert "balloon_page_alloc()" in v.reasons[0]
+
+
+def test_vmw_inflating_trace():
+    ev = _event(trace=["out_of_memory", "vmballoon_alloc_page_list", "vmballoon_work"])
+    b = Balloon(Driver.VMWARE, None, inflated_bytes=0, accounting=Accounting.COUNTED_AS_USED)
+    assert judge_event(ev, _analysis([b], [ev]), Thresholds()).verdict == "contributed"
+
+
+def test_printed_node_balloon_field_is_best_evidence():
+    ev = _event()
+    ev.nodes = [OomNode(node=0, values_kb={"kernel_stack": 16000}, balloon_kb=2 * 1024 * 1024)]
+    v = judge_event(ev, _analysis([_virtio(0)], [ev]), Thresholds())
+    assert v.balloon_bytes_at_oom == 2 * GIB
+    assert v.balloon_basis.startswith("printed with the OOM report")
+    assert v.verdict == "contributed"
+
+
+def test_virtuozzo_printed_inflated_free():
+    ev = _event(vz_balloon_inflated_total_kb=0, vz_balloon_inflated_free_kb=1048576)
+    v = judge_event(ev, _analysis([_virtio(0, deflate_on_oom=True)], [ev]), Thresholds())
+    assert v.balloon_bytes_at_oom == GIB
+    assert v.verdict == "contributed"
+
+
+def test_deflate_on_oom_global_oom_says_notifier_freed_nothing():
+    # counted-as-used balloon, the report's unaccounted gap is tiny: the balloon was empty.
+    ev = _event()
+    total = sum(ev.mem_info[k] for k in ev.mem_info if k != "free_cma") + 16000 // 4
+    ev.pages_reserved = BASELINE_PAGES
+    ev.pages_ram = BASELINE_PAGES + total + 2283  # the real 6.1 guest's noise floor
+    a = _analysis([_virtio(0, deflate_on_oom=True)], [ev])
+    v = judge_event(ev, a, Thresholds())
+    assert v.verdict == "not-contributed"
+    assert v.balloon_bytes_at_oom == 2283 * 4096
+    assert any("notifier freed nothing" in r for r in v.reasons)
+
+
+def test_vmcore_at_oom_with_nonempty_deflate_balloon_is_a_finding():
+    ev = _event()
+    a = _analysis([_virtio(256 * 1024 * 1024, deflate_on_oom=True)], [ev],
+                  vmcore=VmcoreInfo(panic_message="Out of memory: system-wide panic_on_oom",
+                                    taken_at_oom=True))
+    a.source = Source(SourceKind.VMCORE, "vmcore")
+    v = judge_event(ev, a, Thresholds(), last=True)
+    assert v.verdict == "contributed"
+    assert v.balloon_basis == "vmcore taken at this OOM (panic_on_oom)"
+    assert any(r.startswith("finding: the vmcore shows a deflate-on-OOM balloon") for r in v.reasons)
+
+
+def test_signatures_become_reasons():
+    ev = _event(reserved_extra=0)
+    a = _analysis([_virtio(0)], [ev])
+    a.signatures = [Signature("virtio_out_of_puff", "Out of puff! Can't get 256 pages",
+                              Evidence("sos_commands/kernel/dmesg", line=77))]
+    v = judge_event(ev, a, Thresholds())
+    assert any("Out of puff! Can't get 256 pages [sos_commands/kernel/dmesg:77]" in r
+               for r in v.reasons)
+
+
+def test_report_verdict_is_strongest_event_or_no_oom():
+    big = _event(reserved_extra=1048576)
+    memcg = _event(constraint="memcg")
+    a = _analysis([_virtio(4 * GIB)], [memcg, big])
+    verdicts, overall = decide(a, Thresholds())
+    assert [v.verdict for v in verdicts] == ["not-contributed", "contributed"]
+    assert overall == "contributed"
+    assert decide(_analysis([], []), Thresholds()) == ([], "no-oom")
+
+
+def test_collection_time_only_states_the_time_gap():
+    ev = _event()
+    ev.pages_reserved = None
+    a = _analysis([Balloon(Driver.HYPERV, None, inflated_bytes=2 * GIB,
+                           accounting=Accounting.UNKNOWN)], [ev], boot=False)
+    v = judge_event(ev, a, Thresholds())
+    assert v.balloon_basis == "balloon state at collection time"
+    assert v.confidence == "medium"
+    assert any("collected 400 s after the OOM" in line for line in v.arithmetic)
