@@ -8,6 +8,7 @@
 #
 # See the LICENSE file in the source distribution for further information.
 
+import glob
 import os
 import stat
 
@@ -35,6 +36,35 @@ else:
 DEBUGFS = '/sys/kernel/debug'
 VMMEMCTL = '/sys/kernel/debug/vmmemctl'
 VIRTIO_BALLOON_DRV = '/sys/bus/virtio/drivers/virtio_balloon'
+
+BALLOON_FILES = (
+    # VMware (the debugfs file since v4.20 rework, /proc before)
+    VMMEMCTL,
+    '/proc/vmmemctl',
+    # Hyper-V (upstream since v6.0, commit d180e0a1be6c)
+    '/sys/kernel/debug/hv-balloon',
+    # Virtuozzo kernels only
+    '/sys/kernel/debug/virtio-balloon',
+    # virtio: glob through the virtio* links so that the device's
+    # files land; sos stores each link on the way as a link.  (A
+    # spec naming the link alone would copy the whole device dir.)
+    VIRTIO_BALLOON_DRV + '/virtio*/features',
+    VIRTIO_BALLOON_DRV + '/virtio*/device',
+    VIRTIO_BALLOON_DRV + '/virtio*/vendor',
+    VIRTIO_BALLOON_DRV + '/virtio*/status',
+    # generic virtio debugfs (v6.10+)
+    '/sys/kernel/debug/virtio/*/device_features',
+    '/sys/module/virtio_balloon/parameters/*',
+    '/sys/module/vmw_balloon/parameters/*',
+    '/sys/module/hv_balloon/parameters/*',
+    # Xen
+    '/sys/devices/system/xen_memory/xen_memory0/*',
+    '/sys/devices/system/xen_memory/xen_memory0/info/*',
+    '/proc/xen/balloon',
+    # s390 and pseries collaborative memory management
+    '/proc/sys/vm/cmm_*',
+    '/sys/devices/system/cmm/cmm0/*',
+)
 
 
 class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
@@ -114,34 +144,48 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
         except (OSError, IOError):
             return None
 
+    def _forbid_special_files(self, specs):
+        """Keep FIFOs, sockets and device nodes out of the report.
+
+        Opening a FIFO blocks, and sos 4.0 copies such nodes with a
+        copystat() on the archive-relative path, which raises under
+        --sysroot.  Balloon files are regular files; anything else in their
+        place is not ours to copy.
+        """
+        sysroot = self.sysroot or '/'
+        for spec in specs:
+            for path in glob.glob(self._host_path(spec)):
+                for found in self._walk(path):
+                    if self._is_special(found):
+                        self.add_forbidden_path(
+                            '/' + os.path.relpath(found, sysroot))
+
+    @staticmethod
+    def _walk(path):
+        """``path`` and, for a real directory, everything below it."""
+        yield path
+        if os.path.isdir(path) and not os.path.islink(path):
+            for top, dirs, names in os.walk(path):
+                for name in dirs + names:
+                    yield os.path.join(top, name)
+
+    @staticmethod
+    def _is_special(path):
+        """A FIFO, socket or device node, or a link to one."""
+        for stat_fn in (os.lstat, os.stat):
+            try:
+                mode = stat_fn(path).st_mode
+            except OSError:
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or
+                    stat.S_ISLNK(mode)):
+                return True
+        return False
+
     def setup(self):
+        self._forbid_special_files(BALLOON_FILES)
+        self.add_copy_spec(list(BALLOON_FILES))
         self.add_copy_spec([
-            # VMware (the debugfs file since v4.20 rework, /proc before)
-            VMMEMCTL,
-            '/proc/vmmemctl',
-            # Hyper-V (upstream since v6.0, commit d180e0a1be6c)
-            '/sys/kernel/debug/hv-balloon',
-            # Virtuozzo kernels only
-            '/sys/kernel/debug/virtio-balloon',
-            # virtio: glob through the virtio* links so that the device's
-            # files land; sos stores each link on the way as a link.  (A
-            # spec naming the link alone would copy the whole device dir.)
-            VIRTIO_BALLOON_DRV + '/virtio*/features',
-            VIRTIO_BALLOON_DRV + '/virtio*/device',
-            VIRTIO_BALLOON_DRV + '/virtio*/vendor',
-            VIRTIO_BALLOON_DRV + '/virtio*/status',
-            # generic virtio debugfs (v6.10+)
-            '/sys/kernel/debug/virtio/*/device_features',
-            '/sys/module/virtio_balloon/parameters/*',
-            '/sys/module/vmw_balloon/parameters/*',
-            '/sys/module/hv_balloon/parameters/*',
-            # Xen
-            '/sys/devices/system/xen_memory/xen_memory0/*',
-            '/sys/devices/system/xen_memory/xen_memory0/info/*',
-            '/proc/xen/balloon',
-            # s390 and pseries collaborative memory management
-            '/proc/sys/vm/cmm_*',
-            '/sys/devices/system/cmm/cmm0/*',
             # what the balloon-oom analyzer needs besides the balloon
             '/proc/meminfo',
             '/proc/vmstat',
