@@ -187,6 +187,27 @@ def add_bus_device(sim: SimKernel, bus_name: str, dev: Object, driver_name: Opti
     del prog
 
 
+def debian_debug_files(module: str) -> Tuple[str, str]:
+    """``(vmlinux, module.ko)`` debug files of the lab's Debian kernel, or skip.
+
+    The lab (tests/lab, another engineer's) downloads and caches the Debian
+    kernel and its ``-dbg`` package; without it these tests skip.
+    """
+    try:
+        try:
+            from tests.lab import kernel_cache
+        except ImportError:
+            from tests.lab.kernel import kernel_cache
+        kc = kernel_cache()
+        vmlinux, ko = str(kc.vmlinux), str(kc.module_debug(module))
+    except Exception as e:  # noqa: BLE001 - any lab failure means "not here"
+        pytest.skip(f"Debian kernel cache unavailable: {e}")
+    for path in (vmlinux, ko):
+        if not os.path.exists(path):
+            pytest.skip(f"{path} not cached")
+    return vmlinux, ko
+
+
 @pytest.fixture
 def tmpdir_str():
     with tempfile.TemporaryDirectory() as d:
