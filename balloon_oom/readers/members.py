@@ -155,6 +155,30 @@ def _open_compressed(path: Path) -> BinaryIO:
     return open(path, "rb")
 
 
+class _TarMemberStream(io.RawIOBase):
+    """A member's bytes; decompression or truncation errors become InputError."""
+
+    def __init__(self, fobj: BinaryIO, archive: str) -> None:
+        super().__init__()
+        self._f = fobj
+        self._archive = archive
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._f.read(size)
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise InputError(f"{self._archive}: archive is truncated or corrupt "
+                             f"({exc})") from None
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
 def iter_tarball(path: Path) -> Iterator[Member]:
     """Members of a sosreport tarball, streamed; the ``sosreport-*/`` prefix stripped.
 
@@ -195,8 +219,9 @@ def iter_tarball(path: Path) -> Iterator[Member]:
                     fobj = tar.extractfile(info)
                     if fobj is None:
                         continue
+                    stream = _TarMemberStream(fobj, str(path))
                     yield Member(name, "file", size=info.size,
-                                 opener=lambda f=fobj: f)  # type: ignore[misc]
+                                 opener=lambda f=stream: f)  # type: ignore[misc]
         except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
             raise InputError(f"{path}: archive is truncated or corrupt ({exc})") from None
     finally:
