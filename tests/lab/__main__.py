@@ -1,0 +1,69 @@
+"""``python -m tests.lab {list,run,path,shell,kernel}``: drive the real-guest lab."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from . import SCENARIOS, LabUnavailable, ensure_run, kernel_cache, run_dir
+from .guest import qemu_command
+from .initramfs import ensure_initramfs
+
+
+def _shell(deflate_on_oom: bool) -> int:
+    """Boot the guest with ttyS0 on stdio for a human."""
+    kc = kernel_cache()
+    initrd = ensure_initramfs(kc)
+    sock_dir = Path(tempfile.mkdtemp(prefix="balloon-lab-"))
+    cmd = qemu_command(kc, initrd, sock_dir, sock_dir, deflate_on_oom, serial="mon:stdio")
+    print(f"QMP socket:     {sock_dir / 'qmp.sock'}\n"
+          f"control socket: {sock_dir / 'ctl.sock'} (send 'shell', 'capture', 'hog', 'poweroff')\n"
+          f"vmlinux:        {kc.vmlinux}\n"
+          "Quit QEMU with Ctrl-a x.", file=sys.stderr)
+    return subprocess.call(cmd)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the scenarios")
+    run = sub.add_parser("run", help="run a scenario (reused when complete)")
+    run.add_argument("scenario", nargs="+", choices=sorted(SCENARIOS) + ["all"])
+    run.add_argument("--force", action="store_true", help="redo even if complete")
+    path = sub.add_parser("path", help="print a scenario's run directory")
+    path.add_argument("scenario", choices=sorted(SCENARIOS))
+    sub.add_parser("kernel", help="fetch (once) and print the cached kernel's files")
+    shell = sub.add_parser("shell", help="boot the guest with its console on stdio")
+    shell.add_argument("--deflate-on-oom", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "list":
+            for s in SCENARIOS.values():
+                print(f"{s.name:12} {s.description}")
+        elif args.cmd == "run":
+            names = list(SCENARIOS) if "all" in args.scenario else args.scenario
+            for name in names:
+                t = time.monotonic()
+                r = ensure_run(name, force=args.force)
+                print(f"{name}\t{r.dir}\t{time.monotonic() - t:.1f}s")
+        elif args.cmd == "path":
+            print(run_dir(args.scenario))
+        elif args.cmd == "kernel":
+            kc = kernel_cache()
+            print(f"release {kc.release} ({kc.version})\nvmlinuz {kc.vmlinuz}\n"
+                  f"vmlinux {kc.vmlinux}\ndebuginfo {kc.debuginfo_dir}")
+        elif args.cmd == "shell":
+            return _shell(args.deflate_on_oom)
+    except LabUnavailable as e:
+        print(f"lab unavailable: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# /init of the balloon-oom lab guest (busybox). Loads the modules listed in
+# /lib/modules/load-order, then serves commands read from ttyS1 (the host's
+# control socket). Replies go back on ttyS1, framed so the host can parse them:
+#   @@FILE <path>        base64 of the file, then   @@END <rc>
+#   @@CMD <name>         base64 of stdout+stderr,   @@END <rc>
+#   @@LINK <path> <target>
+#   @@MISSING <path>
+#   @@DONE <command> <rc> uptime=<s>     (end of every command)
+# Human-readable progress goes to the console (ttyS0), lines starting "@@ ".
+/bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "@@ INIT-START uptime=$(up)"
+# Whole OOM reports (KERN_WARNING and KERN_INFO lines) on the console, so the
+# host sees "invoked oom-killer" as well as "Killed process" in serial.log.
+echo 7 > /proc/sys/kernel/printk
+for m in $(cat /lib/modules/load-order); do
+	insmod /lib/modules/$m.ko || echo "@@ insmod $m failed"
+done
+mount -t debugfs none /sys/kernel/debug
+exec 3</dev/ttyS1 4>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo
+echo "@@ READY uptime=$(up)"
+echo "@@READY $(uname -r)" >&4
+
+send_file() {
+	if [ -e "$1" ]; then
+		echo "@@FILE $1" >&4
+		base64 "$1" >&4 2>/dev/null
+		echo "@@END $?" >&4
+	else
+		echo "@@MISSING $1" >&4
+	fi
+}
+send_cmd() {
+	name=$1; shift
+	"$@" >/tmp/out 2>&1
+	rc=$?
+	echo "@@CMD $name" >&4
+	base64 /tmp/out >&4
+	echo "@@END $rc" >&4
+}
+send_link() {
+	echo "@@LINK $1 $(readlink "$1")" >&4
+}
+send_tree() {
+	[ -d "$1" ] || { echo "@@MISSING $1" >&4; return; }
+	for f in $(find "$1" -type f ! -path '*/sections/*' ! -path '*/notes/*' 2>/dev/null); do
+		send_file "$f"
+	done
+}
+capture() {
+	for f in /proc/meminfo /proc/vmstat /proc/zoneinfo /proc/uptime \
+		/proc/sys/kernel/osrelease /proc/buddyinfo /proc/cmdline /proc/modules \
+		/proc/sys/vm/overcommit_memory /sys/kernel/vmcoreinfo; do
+		send_file $f
+	done
+	for d in /sys/bus/virtio/drivers/virtio_balloon/virtio*; do
+		[ -e "$d" ] || continue
+		send_link "$d"
+		for a in features device vendor status modalias; do
+			send_file "$d/$a"
+		done
+	done
+	send_tree /sys/module/virtio_balloon
+	send_tree /sys/kernel/debug/virtio-balloon
+	send_cmd uname_-a uname -a
+	send_cmd uname_-r uname -r
+	send_cmd lsmod lsmod
+	send_cmd ls_sys_kernel_debug ls /sys/kernel/debug
+	send_cmd ls_qemu_fw_cfg ls /sys/firmware/qemu_fw_cfg/by_name/etc
+	send_cmd dmesg dmesg
+	if [ -d /sys/fs/cgroup/lab ]; then
+		for a in memory.max memory.current memory.peak memory.events memory.stat; do
+			send_file /sys/fs/cgroup/lab/$a
+		done
+	fi
+}
+run_hog() {
+	echo "@@ hog start uptime=$(up)"
+	/bin/hog $1
+	rc=$?
+	echo "@@ hog exited rc=$rc uptime=$(up)"
+	return $rc
+}
+run_memcg_hog() {
+	mount -t cgroup2 none /sys/fs/cgroup
+	echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+	mkdir -p /sys/fs/cgroup/lab
+	echo "$1" > /sys/fs/cgroup/lab/memory.max
+	echo "@@ memcg lab memory.max=$(cat /sys/fs/cgroup/lab/memory.max) uptime=$(up)"
+	sh -c 'echo $$ > /sys/fs/cgroup/lab/cgroup.procs && exec /bin/hog'
+	rc=$?
+	echo "@@ hog exited rc=$rc uptime=$(up)"
+	return $rc
+}
+
+while read -r cmd arg <&3; do
+	echo "@@ GOT $cmd $arg uptime=$(up)"
+	rc=0
+	case "$cmd" in
+	capture) capture ;;
+	hog) run_hog $arg; rc=$? ;;
+	memcg-hog) run_memcg_hog "${arg:-64M}"; rc=$? ;;
+	ping) ;;
+	shell) echo "@@ shell on console (exit to resume)"; sh </dev/console >/dev/console 2>&1 ;;
+	poweroff) echo "@@DONE poweroff 0 uptime=$(up)" >&4; sync; poweroff -f ;;
+	*) rc=127 ;;
+	esac
+	echo "@@DONE $cmd $rc uptime=$(up)" >&4
+done
+echo "@@ control channel closed"
+sleep 1000000

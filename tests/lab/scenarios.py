@@ -1,0 +1,181 @@
+"""The lab's scenarios and how one is run, captured and recorded.
+
+A run directory ``<cache>/runs/<release>/<scenario>/`` holds::
+
+    serial.log            the whole ttyS0 console
+    qemu.stderr
+    sos-<phase>/          sosreport-shaped trees (phase: before, after-inflate, after-oom)
+    <tag>.elf             dump-guest-memory ELF vmcores (tag: inflated, after-oom)
+    inflated.kdump-zlib   QEMU's kdump-zlib dump (QEMU 7.2 writes the *flattened* format)
+    groundtruth.json      host-side facts (QMP, command line, dumps, OOM lines)
+    done                  "<LAB_VERSION>\\n" once complete
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from .errors import LabUnavailable
+from .guest import MEM_MIB, Guest
+from .initramfs import ensure_initramfs
+from .kernel import KernelCache, log
+from .oomlog import oom_events
+from .sostree import write_tree
+
+__all__ = ["LAB_VERSION", "PHASES", "SCENARIOS", "Scenario", "run_scenario"]
+
+# Bump when init.sh, the capture set or the run layout changes: runs with an
+# older version in their ``done`` marker are redone.
+LAB_VERSION = "balloon-oom-lab-1"
+PHASES = ("before", "after-inflate", "after-oom")
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    deflate_on_oom: bool
+    balloon_mib: int            # 0: never inflate
+    oom: str                    # "hog" or "memcg-hog"
+    memcg_max: str = ""
+    kdump_zlib: bool = True     # also write inflated.kdump-zlib (~30 MB, <1 s)
+
+    @property
+    def phases(self) -> List[str]:
+        return [p for p in PHASES if p != "after-inflate" or self.balloon_mib]
+
+    @property
+    def vmcores(self) -> List[str]:
+        return (["inflated"] if self.balloon_mib else []) + ["after-oom"]
+
+
+SCENARIOS: Dict[str, Scenario] = {s.name: s for s in (
+    Scenario("deflate-off", "256 MiB balloon in a 512 MiB guest, deflate-on-oom=off, hog to global OOM",
+             deflate_on_oom=False, balloon_mib=256, oom="hog"),
+    Scenario("deflate-on", "256 MiB balloon, deflate-on-oom=on (OOM notifier deflates 1 MiB per call), hog",
+             deflate_on_oom=True, balloon_mib=256, oom="hog"),
+    Scenario("empty", "no balloon inflation, hog to global OOM",
+             deflate_on_oom=False, balloon_mib=0, oom="hog"),
+    Scenario("memcg", "256 MiB balloon (deflate off), hog in a cgroup v2 with memory.max=64M: memcg OOM",
+             deflate_on_oom=False, balloon_mib=256, oom="memcg-hog", memcg_max="64M"),
+)}
+
+
+def _balloon_state(guest: Guest) -> Dict:
+    assert guest.qmp is not None
+    state = {"query-balloon": guest.qmp.cmd("query-balloon")}
+    try:
+        state["guest-stats"] = guest.qmp.cmd("qom-get", path="balloon0", property="guest-stats")
+    except Exception as e:  # stats are optional (no STATS_VQ, or not polled yet)
+        state["guest-stats-error"] = str(e)
+    return state
+
+
+def _capture(guest: Guest, run_dir: Path, scenario: Scenario, phase: str) -> Dict:
+    start = datetime.now()
+    cap = guest.command("capture")
+    end = datetime.now()
+    if cap.rc != 0:
+        raise LabUnavailable(f"guest capture failed in phase {phase}")
+    write_tree(cap, run_dir / f"sos-{phase}", version=LAB_VERSION,
+               label=f"scenario={scenario.name} phase={phase}", start_time=start, end_time=end)
+    return {"collected_at": str(start), "guest_uptime_s": cap.uptime,
+            "missing": sorted(cap.missing)}
+
+
+def _dump(guest: Guest, run_dir: Path, tag: str, fmt: str) -> Dict:
+    assert guest.qmp is not None
+    suffix = "elf" if fmt == "elf" else fmt
+    path = run_dir / f"{tag}.{suffix}"
+    t = time.monotonic()
+    guest.qmp.cmd("dump-guest-memory", timeout=300, paging=False,
+                  protocol=f"file:{path}", format=fmt)
+    seconds = round(time.monotonic() - t, 2)
+    path.chmod(0o644)  # QEMU creates dumps 0400
+    with open(path, "rb") as f:
+        head = f.read(16)
+    magic = ("elf" if head.startswith(b"\x7fELF") else
+             "makedumpfile-flattened" if head.startswith(b"makedumpfile") else
+             "kdump" if head.startswith(b"KDUMP") else head.hex())
+    log(f"  dump {path.name}: {path.stat().st_size >> 20} MiB in {seconds}s ({magic})")
+    return {"tag": tag, "format": fmt, "file_magic": magic, "path": str(path),
+            "bytes": path.stat().st_size, "seconds": seconds}
+
+
+def _qemu_version() -> str:
+    out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout
+    return out.splitlines()[0] if out else ""
+
+
+def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
+    """Boot, drive and capture ``scenario`` into ``run_dir`` (must not exist).
+
+    Returns the ground truth also written to ``groundtruth.json``.
+    """
+    run_dir.mkdir(parents=True)
+    initrd = ensure_initramfs(kc)
+    t0 = time.monotonic()
+    gt: Dict = {"lab_version": LAB_VERSION, "scenario": asdict(scenario),
+                "kernel": {"release": kc.release, "version": kc.version},
+                "qemu_version": _qemu_version(), "mem_bytes": MEM_MIB * MIB,
+                "balloon_target_bytes": None, "phases": {}, "dumps": [], "timings_s": {}}
+    log(f"{scenario.name}: booting {kc.release} under TCG")
+    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom) as guest:
+        assert guest.qmp is not None
+        gt["qemu_cmdline"] = guest.cmdline
+        gt["qemu_sockets_dir"] = str(guest.sock_dir)
+        gt["timings_s"]["boot_to_ready"] = guest.boot_seconds
+        gt["guest_release"] = guest.guest_release
+        guest.qmp.cmd("qom-set", path="balloon0", property="guest-stats-polling-interval", value=2)
+
+        gt["phases"]["before"] = {**_capture(guest, run_dir, scenario, "before"), **_balloon_state(guest)}
+
+        if scenario.balloon_mib:
+            target = (MEM_MIB - scenario.balloon_mib) * MIB
+            gt["balloon_target_bytes"] = target
+            log(f"{scenario.name}: balloon value={target} ({scenario.balloon_mib} MiB balloon)")
+            t = time.monotonic()
+            guest.qmp.cmd("balloon", value=target)
+            polls = 0
+            while guest.qmp.cmd("query-balloon")["actual"] != target:
+                polls += 1
+                if time.monotonic() - t > 120:
+                    raise LabUnavailable(f"balloon never reached {target} bytes")
+                time.sleep(0.05)
+            gt["timings_s"]["inflate"] = round(time.monotonic() - t, 2)
+            gt["inflate_polls"] = polls
+            gt["phases"]["after-inflate"] = {**_balloon_state(guest),
+                                             **_capture(guest, run_dir, scenario, "after-inflate")}
+            gt["dumps"].append(_dump(guest, run_dir, "inflated", "elf"))
+            if scenario.kdump_zlib:
+                gt["dumps"].append(_dump(guest, run_dir, "inflated", "kdump-zlib"))
+
+        log(f"{scenario.name}: {scenario.oom} until OOM-killed")
+        t = time.monotonic()
+        cmd = scenario.oom + (f" {scenario.memcg_max}" if scenario.memcg_max else "")
+        done = guest.command(cmd, timeout=600)
+        gt["timings_s"]["oom_phase"] = round(time.monotonic() - t, 2)
+        gt["hog_exit_status"] = done.rc
+        gt["phases"]["after-oom"] = {**_balloon_state(guest),
+                                     **_capture(guest, run_dir, scenario, "after-oom")}
+        gt["dumps"].append(_dump(guest, run_dir, "after-oom", "elf"))
+        gt["qmp_events"] = guest.qmp.events
+        guest.command("ping")  # flush: all console output of the OOM phase is in serial.log
+    gt["timings_s"]["total"] = round(time.monotonic() - t0, 2)
+
+    serial = (run_dir / "serial.log").read_text(errors="replace").splitlines()
+    events = oom_events(serial)
+    hog_lines = [line.strip() for line in serial if line.startswith("hog: ")]
+    gt["oom"] = {"count": len(events), "events": events}
+    gt["hog_last_progress"] = hog_lines[-1] if hog_lines else None
+    (run_dir / "groundtruth.json").write_text(json.dumps(gt, indent=2) + "\n")
+    log(f"{scenario.name}: {len(events)} OOM kill(s), done in {gt['timings_s']['total']}s")
+    return gt
