@@ -12,13 +12,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from . import host_facts
 from .balloons import find_balloons
 from .errors import InputError
 from .memory import memory_figures
-from .model import (Analysis, BootMemory, Disagreement, Evidence, MemoryFigures, OomEvent,
+from .model import (Analysis, BootMemory, Disagreement, MemoryFigures, OomEvent,
                     Source, SourceKind, VmcoreInfo)
 from .parsers.kernel_log import KernelLogScanner, LogScan, event_key
 from .readers import layout
@@ -27,58 +27,18 @@ from .readers.members import (Member, iter_directory, iter_lines, iter_tarball,
                               looks_like_tarball, read_capped)
 from .verdict import Thresholds, judge
 
-#: ``Freeing initrd memory: 1380K`` and friends (free_reserved_area()).
-_FREEING = re.compile(rb"Freeing [^:]*memory: (\d+)K")
-_LINUX_VERSION = b"Linux version "
-_MEMORY_LINE = re.compile(rb"Memory: \d+K/\d+K available")
-
-
-@dataclass
-class _BootTracker:
-    """Per log: line numbers of boots, and ``Freeing … memory`` after each Memory: line."""
-
-    source: str
-    boot_lines: List[int] = field(default_factory=list)
-    freed_kb: List[int] = field(default_factory=list)  # per Memory: line
-    freed_evidence: List[List[Evidence]] = field(default_factory=list)
-
-    def feed(self, lineno: int, line: bytes) -> None:
-        if _LINUX_VERSION in line and b"Linux version " in line[:200]:
-            self.boot_lines.append(lineno)
-        elif _MEMORY_LINE.search(line):
-            self.freed_kb.append(0)
-            self.freed_evidence.append([])
-        elif self.freed_kb and b"Freeing" in line:
-            m = _FREEING.search(line)
-            if m:
-                self.freed_kb[-1] += int(m.group(1))
-                self.freed_evidence[-1].append(
-                    Evidence(self.source, line=lineno,
-                             text=line.decode("utf-8", "replace").strip()))
-
-
-@dataclass
-class _LogResult:
-    scan: LogScan
-    boots: _BootTracker
-
-
-def _scan_stream(path: str, stream) -> _LogResult:
+def _scan_stream(path: str, stream) -> LogScan:
     scanner = KernelLogScanner(path)
-    boots = _BootTracker(path)
-    for lineno, line in enumerate(iter_lines(stream), 1):
+    for line in iter_lines(stream):
         scanner.feed(line)
-        boots.feed(lineno, line)
-    return _LogResult(scanner.close(), boots)
+    return scanner.close()
 
 
-def _scan_lines(path: str, lines: Iterable[str]) -> _LogResult:
+def _scan_lines(path: str, lines: Iterable[str]) -> LogScan:
     scanner = KernelLogScanner(path)
-    boots = _BootTracker(path)
-    for lineno, line in enumerate(lines, 1):
+    for line in lines:
         scanner.feed(line)
-        boots.feed(lineno, line.encode("utf-8", "replace"))
-    return _LogResult(scanner.close(), boots)
+    return scanner.close()
 
 
 @dataclass
@@ -86,7 +46,7 @@ class Collected:
     """What one pass over a source gathered, before the model is built."""
 
     files: ReportFiles = field(default_factory=ReportFiles)
-    logs: List[_LogResult] = field(default_factory=list)
+    logs: List[LogScan] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -132,30 +92,31 @@ def _decompressed(path: str, stream):
 _CURRENT_BOOT_LOGS = ("sos_commands/kernel/dmesg", "sos_commands/balloon/dmesg", "live:dmesg",
                       "vmcore:")
 _PAST_BOOT_LOGS = ("var/crash/",)
+#: messages-20240101, syslog.1, kern.log.2.gz: not the current file.
+_ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
 
 
-def _assign_boots(result: _LogResult) -> None:
-    src = result.scan.source
-    boots = result.boots.boot_lines
-    for ev in result.scan.events:
-        ev.boot = sum(1 for b in boots if b < ev.line)
+def _assign_boots(scan: LogScan) -> None:
+    """Was each event in the boot the report was collected in?"""
+    src = scan.source
+    for ev in scan.events:
         if src.startswith(_CURRENT_BOOT_LOGS):
             ev.current_boot = True
         elif src.startswith(_PAST_BOOT_LOGS):
             ev.current_boot = False
-        elif boots and not re.search(r"[.-]\d+(\.(gz|xz|bz2))?$", src):
-            ev.current_boot = ev.boot == len(boots)
+        elif scan.boots and ev.boot is not None and not _ROTATED.search(src):
+            ev.current_boot = ev.boot == scan.boots - 1
         else:
             ev.current_boot = None
 
 
-def merge_events(logs: Sequence[_LogResult]) -> List[OomEvent]:
+def merge_events(logs: Sequence[LogScan]) -> List[OomEvent]:
     """All OOM events, each once: the copy from the best-ranked log wins."""
     chosen: Dict[tuple, OomEvent] = {}
     order: List[tuple] = []
-    for result in sorted(logs, key=lambda r: layout.log_rank(r.scan.source)):
-        _assign_boots(result)
-        for ev in result.scan.events:
+    for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
+        _assign_boots(scan)
+        for ev in scan.events:
             key = event_key(ev)
             if key in chosen:
                 kept = chosen[key]
@@ -165,7 +126,7 @@ def merge_events(logs: Sequence[_LogResult]) -> List[OomEvent]:
                     kept.monotonic = ev.monotonic
                 if kept.current_boot is None:
                     kept.current_boot = ev.current_boot
-                kept.evidence.extend(e for e in ev.evidence[:1])
+                kept.evidence.extend(ev.evidence[:1])
                 continue
             chosen[key] = ev
             order.append(key)
@@ -175,24 +136,19 @@ def merge_events(logs: Sequence[_LogResult]) -> List[OomEvent]:
     return events
 
 
-def _boot_memory(logs: Sequence[_LogResult]) -> Optional[BootMemory]:
+def _boot_memory(logs: Sequence[LogScan]) -> Optional[BootMemory]:
     """The current boot's ``Memory:`` line (from the best log that has one)."""
-    for result in sorted(logs, key=lambda r: layout.log_rank(r.scan.source)):
-        if result.scan.source.startswith(_PAST_BOOT_LOGS):
+    for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
+        if scan.source.startswith(_PAST_BOOT_LOGS) or _ROTATED.search(scan.source):
             continue
-        if result.scan.boot_memory:
-            boot = result.scan.boot_memory[-1]
-            idx = len(result.scan.boot_memory) - 1
-            if idx < len(result.boots.freed_kb):
-                boot.freed_later_kb = result.boots.freed_kb[idx]
-                boot.freed_evidence = result.boots.freed_evidence[idx]
-            return boot
+        if scan.boot_memory:
+            return scan.boot_memory[-1]
     return None
 
 
-def _first_from_logs(logs: Sequence[_LogResult], attr: str):
-    for result in sorted(logs, key=lambda r: layout.log_rank(r.scan.source)):
-        value = getattr(result.scan, attr)
+def _first_from_logs(logs: Sequence[LogScan], attr: str):
+    for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
+        value = getattr(scan, attr)
         if value:
             return value
     return None
@@ -216,7 +172,7 @@ def _disagreements(analysis: Analysis) -> List[Disagreement]:
 
 
 def build(collected: Collected, source: Source,
-          extra_log: Optional[_LogResult] = None) -> Analysis:
+          extra_log: Optional[LogScan] = None) -> Analysis:
     """The model from what one pass collected (no verdict yet)."""
     files = collected.files
     logs = list(collected.logs) + ([extra_log] if extra_log else [])
@@ -235,8 +191,8 @@ def build(collected: Collected, source: Source,
     analysis.collected_at, _ = host_facts.collection_time(files)
     analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
     analysis.oom_events = merge_events(logs)
-    for result in logs:
-        analysis.signatures.extend(result.scan.signatures)
+    for scan in logs:
+        analysis.signatures.extend(scan.signatures)
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
                         "seen; collect with `sos report -o balloon` or include the kernel plugin")
@@ -299,11 +255,11 @@ def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
     analysis.memory = snap.memory if isinstance(snap.memory, MemoryFigures) else MemoryFigures()
     analysis.memory.boot = _boot_memory([log])
     analysis.kernel = snap.kernel
-    analysis.hypervisor = host_facts.hypervisor_info(ReportFiles(), log.scan.hypervisor,
+    analysis.hypervisor = host_facts.hypervisor_info(ReportFiles(), log.hypervisor,
                                                      snap.balloons)
     analysis.vmcore = snap.vmcore if isinstance(snap.vmcore, VmcoreInfo) else VmcoreInfo()
     analysis.oom_events = merge_events([log])
-    analysis.signatures = list(log.scan.signatures)
+    analysis.signatures = list(log.signatures)
     analysis.collected_at = getattr(snap, "crash_time", None)
     analysis.uptime_seconds = getattr(snap, "uptime_seconds", None)
     analysis.warnings = _dedupe(list(snap.warnings))

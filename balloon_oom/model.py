@@ -120,7 +120,8 @@ class BootMemory:
 
     available_kb: int
     total_kb: int
-    reserved_kb: int
+    #: None on kernels whose line has no ``reserved`` field.
+    reserved_kb: Optional[int]
     evidence: Optional[Evidence] = None
     #: ``Freeing … memory: NK`` after the line (initrd, initmem, ...): these
     #: pages became managed later, so "pages reserved" at an OOM is lower.
@@ -128,12 +129,14 @@ class BootMemory:
     freed_evidence: List[Evidence] = field(default_factory=list)
 
     @property
-    def baseline_reserved_kb(self) -> int:
+    def baseline_reserved_kb(self) -> Optional[int]:
         """What an OOM report's ``pages reserved`` shows (in kB) with no balloon.
 
         Real 6.1 guest: boot ``64776K reserved``, ``Freeing …`` lines total
         9424K, empty-balloon OOM report ``13838 pages reserved`` = 55352K.
         """
+        if self.reserved_kb is None:
+            return None
         return self.reserved_kb - self.freed_later_kb
 
 
@@ -317,6 +320,8 @@ class EventVerdict:
     confidence: str  # high | medium | low
     balloon_bytes_at_oom: Optional[int] = None
     balloon_basis: Optional[str] = None
+    #: ``balloon_bytes_at_oom`` is only an upper bound (the unaccounted gap).
+    balloon_upper_bound: bool = False
     reasons: List[str] = field(default_factory=list)
     #: The arithmetic behind every derived number (``--explain``).
     arithmetic: List[str] = field(default_factory=list)

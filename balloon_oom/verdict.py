@@ -125,7 +125,8 @@ def _accounted_pages(ev: OomEvent, page_kb: int) -> Tuple[Optional[int], List[st
 def _reserved_delta(ev: OomEvent, analysis: Analysis) -> Optional[_Size]:
     """``pages reserved`` at the OOM minus the boot baseline (MemTotal-reducing balloons)."""
     boot = analysis.memory.boot
-    if boot is None or ev.pages_reserved is None or ev.current_boot is False:
+    if boot is None or boot.reserved_kb is None or ev.pages_reserved is None \
+            or ev.current_boot is False:
         return None
     page = _page_size(analysis)
     page_kb = page // 1024
@@ -340,10 +341,12 @@ def judge_event(ev: OomEvent, analysis: Analysis, thresholds: Thresholds,
     size_bytes = size.bytes if size else None
     arithmetic = list(size.arithmetic) if size else []
     reduced = any(b.accounting == Accounting.MEMTOTAL_REDUCED for b in analysis.balloons)
-    picture = _picture(ev, analysis, size_bytes, reduced)
+    upper = bool(size and size.upper_bound)
+    # An upper bound is not painted as balloon: it stays "unaccounted".
+    picture = _picture(ev, analysis, None if upper else size_bytes, reduced)
 
     def verdict(v: str, conf: str) -> EventVerdict:
-        return EventVerdict(v, conf, size_bytes, size.basis if size else None,
+        return EventVerdict(v, conf, size_bytes, size.basis if size else None, upper,
                             reasons, arithmetic, picture)
 
     if ev.constraint == "memcg":

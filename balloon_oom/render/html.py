@@ -82,6 +82,7 @@ def render(analysis: Analysis) -> str:
         victim = f"{ev.victim.comm} ({ev.victim.pid})" if ev.victim else "-"
         out.append(f"<p>{_e(when)}; trigger {_e(ev.trigger_comm)}; constraint "
                    f"{_e(ev.constraint)}; killed {_e(victim)}; balloon at OOM "
+                   f"{'at most ' if v.balloon_upper_bound else ''}"
                    f"{_e(mib(v.balloon_bytes_at_oom))} ({_e(v.balloon_basis)})</p>")
         out.append("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in v.reasons) + "</ul>")
         if v.picture:

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 
 from tabulate import tabulate
 
-from ..model import Analysis, Balloon, EventVerdict, OomEvent
+from ..model import Analysis, Balloon, OomEvent
 
 _MIB = 1024 * 1024
 
@@ -112,7 +112,8 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
         for i, (ev, v) in enumerate(zip(analysis.oom_events, analysis.verdicts), 1):
             rows.append([i, _event_when(ev), ev.trigger_comm or "-", _constraint(ev),
                          ev.order if ev.order is not None else "-", _victim(ev),
-                         mib(v.balloon_bytes_at_oom), v.verdict, v.confidence])
+                         ("<= " if v.balloon_upper_bound else "") + mib(v.balloon_bytes_at_oom),
+                         v.verdict, v.confidence])
         out.append("OOM events")
         out.append(tabulate(rows, headers=["#", "when", "trigger", "constraint", "order",
                                            "killed", "balloon at OOM", "verdict",
@@ -130,8 +131,9 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
                 for e in ev.evidence:
                     out.append(f"    {e}")
                 if v.balloon_basis:
-                    out.append(f"  balloon at OOM #{i}: {mib(v.balloon_bytes_at_oom)} from "
-                               f"{v.balloon_basis}")
+                    bound = "at most " if v.balloon_upper_bound else ""
+                    out.append(f"  balloon at OOM #{i}: {bound}{mib(v.balloon_bytes_at_oom)} "
+                               f"from {v.balloon_basis}")
                 for line in v.arithmetic:
                     out.append(f"    {line}")
         out.append("")
@@ -205,6 +207,3 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
         out.append(f"warning: {w}")
     return "\n".join(out).rstrip() + "\n"
 
-
-def render_verdict_line(v: EventVerdict) -> str:
-    return f"{v.verdict} ({v.confidence})"
