@@ -62,15 +62,27 @@ def collect(members: Iterator[Member]) -> Collected:
         if kind is None:
             continue
         if kind == "small":
-            with member.open() as stream:
-                data, cut = read_capped(stream, layout.SMALL_FILE_CAP)
+            try:
+                with member.open() as stream:
+                    data, cut = read_capped(stream, layout.SMALL_FILE_CAP)
+            except InputError:
+                raise
+            except OSError as exc:
+                out.warnings.append(f"{member.path}: could not be read ({exc.strerror or exc})")
+                continue
             if cut:
                 out.warnings.append(f"{member.path}: larger than {layout.SMALL_FILE_CAP} bytes; "
                                     f"only the first {layout.SMALL_FILE_CAP} were read")
             out.files.add(member.path, data.decode("utf-8", "replace"))
         else:
-            with member.open() as stream:
-                out.logs.append(_scan_stream(member.path, _decompressed(member.path, stream)))
+            try:
+                with member.open() as stream:
+                    out.logs.append(_scan_stream(member.path,
+                                                 _decompressed(member.path, stream)))
+            except InputError:
+                raise
+            except (OSError, EOFError) as exc:
+                out.warnings.append(f"{member.path}: could not be read ({exc})")
     return out
 
 

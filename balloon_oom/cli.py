@@ -83,7 +83,10 @@ def _cmd_features(args) -> int:
 
     from .parsers.virtio_features import explain_features
 
-    rows = explain_features(args.string)
+    try:
+        rows = explain_features(args.string)
+    except ValueError as exc:
+        raise BalloonOomError(f"features: {exc}") from None
     if not rows:
         print("no feature bits set")
         return 0

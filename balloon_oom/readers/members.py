@@ -228,9 +228,21 @@ def iter_tarball(path: Path) -> Iterator[Member]:
         raw.close()
 
 
-def read_capped(stream: BinaryIO, cap: int) -> Tuple[bytes, bool]:
-    """``(bytes, truncated)``: at most ``cap`` bytes of ``stream``."""
-    data = stream.read(cap + 1)
+def read_capped(stream: BinaryIO, cap: int, chunk: int = 65536) -> Tuple[bytes, bool]:
+    """``(bytes, truncated)``: at most ``cap`` bytes of ``stream``.
+
+    Read in small chunks: some sysfs/debugfs files fail a single huge read()
+    with ENOMEM (the kernel sizes its buffer from the request).
+    """
+    parts = []
+    size = 0
+    while size <= cap:
+        data = stream.read(min(chunk, cap + 1 - size))
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    data = b"".join(parts)
     return data[:cap], len(data) > cap
 
 
