@@ -53,6 +53,7 @@ __all__ = [
     "parse_task_header",
     "parse_task_row",
     "parse_trigger",
+    "parse_unsure_frame",
     "parse_zone",
 ]
 
@@ -463,7 +464,18 @@ def parse_frame(text: str) -> Optional[str]:
     m = _FRAME.match(text)
     if not m or m.group("unsure"):
         return None
-    name = m.group("fn")
+    return _strip_clone(m.group("fn"))
+
+
+def parse_unsure_frame(text: str) -> Optional[str]:
+    """Function name of a ``? fn+0x…/0x…`` frame (unreliable unwinders)."""
+    m = _FRAME.match(text)
+    if not m or not m.group("unsure"):
+        return None
+    return _strip_clone(m.group("fn"))
+
+
+def _strip_clone(name: str) -> str:
     while True:
         stripped = _CLONE_SUFFIX.sub("", name)
         if stripped == name:
@@ -492,7 +504,10 @@ class OomReportBuilder:
     def __init__(self, event: OomEvent) -> None:
         self.event = event
         self._tasks: Optional[TaskTable] = None
-        self._in_trace = False
+        # Frames are taken from the head on, "Call Trace:" or not (a grep'd
+        # log keeps the frames and loses the marker).
+        self._in_trace = True
+        self._unsure: List[str] = []
         self._in_mem_info = False
         self._selected: Optional[Tuple[str, int, str, int]] = None
         self._have_trigger = False
@@ -531,6 +546,11 @@ class OomReportBuilder:
             if fn is not None:
                 if len(ev.call_trace) < MAX_CALL_TRACE:
                     ev.call_trace.append(fn)
+                return True
+            fn = parse_unsure_frame(s)
+            if fn is not None:
+                if len(self._unsure) < MAX_CALL_TRACE:
+                    self._unsure.append(fn)
                 return True
             if " from " in s:  # arm: "oom_kill_process from out_of_memory+0x218/0x34c"
                 head = s.split(" from ", 1)[0]
@@ -666,6 +686,11 @@ class OomReportBuilder:
         ev = self.event
         if self._tasks is not None:
             ev.tasks = self._tasks.summary()
+        if not ev.call_trace and self._unsure:
+            # 2.6.32-era kernels without a reliable unwinder mark every frame
+            # "? ": better those than nothing.
+            ev.call_trace = list(self._unsure)
+            ev.notes.append("call trace from '?' (unreliable) frames only")
         if ev.constraint is None and self._global_seen:
             # Up to 4.19 there is no oom-kill: summary; show_mem() (Mem-Info)
             # is printed only when the OOM is not a memcg one.
