@@ -399,8 +399,14 @@ def read_vmcore(path: str, debuginfo: Optional[List[str]] = None) -> VmcoreSnaps
     prog = drgn.Program()
     try:
         prog.set_core_dump(path)
-    except (OSError, ValueError, drgn.FaultError) as e:
-        raise InputError(f"{path}: cannot open as a vmcore: {e}") from e
+    except Exception as e:  # noqa: BLE001 - libkdumpfile errors are plain Exception
+        hint = ""
+        with open(path, "rb") as f:
+            if f.read(len(_FLATTENED_MAGIC)) == _FLATTENED_MAGIC:
+                hint = (" (makedumpfile flattened format: reassemble it with "
+                        "'makedumpfile -R NEWFILE < FILE'; QEMU's kdump header may also "
+                        "lack the architecture name)")
+        raise InputError(f"{path}: cannot open as a vmcore: {e}{hint}") from e
     try:
         _load_debuginfo(prog, path, debuginfo)
         snap = balloon_snapshot(prog)

@@ -38,6 +38,10 @@ def format_snapshot(snap_dict: dict) -> str:
             f"features {' '.join(vb['feature_names'])}"
         )
     for key in ("hyperv", "vmware", "xen", "s390_cmm", "pseries_cmm"):
+        # balloon_stats exists in every CONFIG_XEN_BALLOON kernel; it is only
+        # set up (current_pages > 0) in a Xen guest.
+        if key == "xen" and snap_dict[key] and not snap_dict[key]["current_pages"]:
+            continue
         if snap_dict[key] is not None:
             values = ", ".join(f"{k} {v}" for k, v in snap_dict[key].items())
             lines.append(f"{key}: {values}")
