@@ -122,26 +122,35 @@ def _assign_boots(scan: LogScan) -> None:
             ev.current_boot = None
 
 
+def _fill_from(kept: OomEvent, other: OomEvent) -> None:
+    """What another copy of the same report knows that the kept one does not."""
+    if kept.wallclock is None:
+        kept.wallclock = other.wallclock
+    if kept.monotonic is None:
+        kept.monotonic = other.monotonic
+    if kept.current_boot is None:
+        kept.current_boot = other.current_boot
+    kept.evidence.extend(other.evidence[:1])
+
+
 def merge_events(logs: Sequence[LogScan]) -> List[OomEvent]:
-    """All OOM events, each once: the copy from the best-ranked log wins."""
+    """All OOM events, each once: the copy from the best-ranked log wins, except
+    that a whole report beats a kill line seen alone (console at a quiet level)."""
     chosen: Dict[tuple, OomEvent] = {}
     order: List[tuple] = []
     for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
         _assign_boots(scan)
         for ev in scan.events:
             key = event_key(ev)
-            if key in chosen:
-                kept = chosen[key]
-                if kept.wallclock is None and ev.wallclock is not None:
-                    kept.wallclock = ev.wallclock
-                if kept.monotonic is None and ev.monotonic is not None:
-                    kept.monotonic = ev.monotonic
-                if kept.current_boot is None:
-                    kept.current_boot = ev.current_boot
-                kept.evidence.extend(ev.evidence[:1])
+            if key not in chosen:
+                chosen[key] = ev
+                order.append(key)
                 continue
-            chosen[key] = ev
-            order.append(key)
+            kept, other = chosen[key], ev
+            if other.complete and not kept.complete:
+                kept, other = other, kept
+                chosen[key] = kept
+            _fill_from(kept, other)
     events = [chosen[k] for k in order]
     events.sort(key=lambda e: (0 if e.current_boot is False else 1,
                                e.monotonic if e.monotonic is not None else float("inf")))

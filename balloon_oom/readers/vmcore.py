@@ -307,11 +307,20 @@ def _balloons(snap, missing_modules: List[str]) -> List[Balloon]:
         balloons.append(Balloon(
             driver=Driver.HYPERV,
             inflated_bytes=h.num_pages_ballooned * 4096,
-            accounting=Accounting.UNKNOWN,
+            # hv_dynmem_device.max_dynamic_page_count came with the debugfs file
+            # (d180e0a1be6c, v6.0), after "hv_balloon: do adjust_managed_page_count()
+            # when ballooning/un-ballooning" (v5.11): its presence proves the latter.
+            accounting=(Accounting.MEMTOTAL_REDUCED if h.max_dynamic_page_count is not None
+                        else Accounting.UNKNOWN),
             accounting_basis=(
+                "hv_dynmem_device has max_dynamic_page_count (added in v6.0, d180e0a1be6c), "
+                "so this driver has the v5.11 change that calls adjust_managed_page_count() "
+                "per ballooned page: MemTotal is reduced"
+                if h.max_dynamic_page_count is not None else
                 "hv_balloon calls adjust_managed_page_count() only since \"hv_balloon: do "
-                "adjust_managed_page_count() when ballooning/un-ballooning\" (v5.11); no "
-                "struct member or symbol marks that change, so a vmcore cannot tell"
+                "adjust_managed_page_count() when ballooning/un-ballooning\" (v5.11); this "
+                "struct predates the v6.0 max_dynamic_page_count member, so the vmcore alone "
+                "cannot tell which side of v5.11 it is on"
             ),
             details={"basis": "hv_dynmem_device struct", "state": h.state_name,
                      "version": h.version, "num_pages_added": h.num_pages_added,
