@@ -1,0 +1,392 @@
+"""Benchmark inputs: a big sosreport, generated deterministically from a seed.
+
+The report holds the usual small balloon/memory files (copied from a
+``samples/`` sosreport tree when there is one, else from the real KVM 6.1
+captures) and two big kernel logs, ``sos_commands/logs/journalctl_--no-pager``
+(journal ``short`` format) and ``var/log/messages`` (rsyslog, with the printk
+time), made of seeded noise around a few OOM reports.  Each OOM report is the
+real one from ``/work/shared/real-captures/kvm-6.1/dmesg-oom-report-deflate-off.txt``
+re-prefixed for the log's format, with its pid changed per copy so that
+every copy is a distinct event (the same events appear in both logs, as on
+a real system, and must be merged).  The boot log of the same capture opens
+both logs (``Linux version``, ``Memory:``, ``Freeing … memory`` lines).
+
+>>> import tempfile
+>>> r = build_report(tempfile.mkdtemp(), size_mb=1, seed=7)
+>>> sorted(r.logs), r.pids
+(['sos_commands/logs/journalctl_--no-pager', 'var/log/messages'], [112, 1112, 2112])
+>>> r.logs["var/log/messages"].events[0].end_line - r.logs["var/log/messages"].events[0].line
+57
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+__all__ = [
+    "CAPTURES",
+    "GeneratedLog",
+    "GeneratedReport",
+    "OomPlace",
+    "build_report",
+    "make_tarball",
+    "oom_report_lines",
+]
+
+CAPTURES = Path(os.environ.get("BALLOON_OOM_CAPTURES", "/work/shared/real-captures"))
+KVM = CAPTURES / "kvm-6.1"
+OOM_REPORT = KVM / "dmesg-oom-report-deflate-off.txt"
+BOOT_DMESG = KVM / "dmesg-deflate-off.txt"
+REPO = Path(__file__).resolve().parent.parent
+
+JOURNAL = "sos_commands/logs/journalctl_--no-pager"
+MESSAGES = "var/log/messages"
+#: Share of ``size_mb`` each log gets.
+LOG_SHARES = ((JOURNAL, 0.6), (MESSAGES, 0.4))
+HOST = "bench-vm"
+#: 2026-11-26 00:00:00 UTC: the wall clock of the boot (fixed: output is deterministic).
+BOOT_EPOCH = 1795651200
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_PRINTK = re.compile(r"^\[\s*(\d+\.\d+)\] ?")
+
+
+@dataclass
+class OomPlace:
+    """Where one OOM report sits in a generated log (1-based line numbers)."""
+
+    line: int       # the "invoked oom-killer" line
+    end_line: int   # the "Out of memory: Killed process" line
+    pid: int
+
+
+@dataclass
+class GeneratedLog:
+    path: str
+    lines: int = 0
+    bytes: int = 0
+    events: List[OomPlace] = field(default_factory=list)
+
+
+@dataclass
+class GeneratedReport:
+    """A generated sosreport directory and what is in it."""
+
+    root: str
+    seed: int
+    size_mb: float
+    logs: Dict[str, GeneratedLog] = field(default_factory=dict)
+    small_files_from: str = ""
+
+    @property
+    def pids(self) -> List[int]:
+        """Victim pids, one per distinct OOM event (what the analyzer must find)."""
+        return sorted({e.pid for log in self.logs.values() for e in log.events})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+# --- the OOM report, re-prefixed --------------------------------------------------------------
+
+def _with_pid(text: str, pid: int) -> str:
+    """The capture's victim/trigger (pid 112) as ``pid``, in every line that names it."""
+    if pid == 112:
+        return text
+    text = text.replace("PID: 112 ", f"PID: {pid} ")
+    text = text.replace("pid=112,", f"pid={pid},")
+    text = text.replace("Killed process 112 ", f"Killed process {pid} ")
+    return re.sub(r"^\[\s*112\]\s+(\d+)\s+112 ",
+                  lambda m: f"[{pid:>7}] {m.group(1):>5} {pid:>5} ", text)
+
+
+def oom_report_lines(pid: int = 112) -> List[Tuple[float, str]]:
+    """``(printk seconds, message)`` of the real OOM report, victim ``pid``.
+
+    >>> oom_report_lines(2112)[-1][1][:40]
+    'Out of memory: Killed process 2112 (hog)'
+    """
+    out = []
+    for raw in OOM_REPORT.read_text().splitlines():
+        m = _PRINTK.match(raw)
+        if not m:
+            continue
+        out.append((float(m.group(1)), _with_pid(raw[m.end():], pid)))
+    return out
+
+
+def _boot_lines() -> List[Tuple[float, str]]:
+    """The capture's boot log up to (not including) its OOM report."""
+    out = []
+    for raw in BOOT_DMESG.read_text().splitlines():
+        m = _PRINTK.match(raw)
+        if not m:
+            continue
+        if " invoked oom-killer: " in raw:
+            break
+        out.append((float(m.group(1)), raw[m.end():]))
+    return out
+
+
+# --- noise ------------------------------------------------------------------------------------
+
+_UNITS = ["cron.service", "ssh.service", "systemd-tmpfiles-clean.service", "apt-daily.service",
+          "logrotate.service", "man-db.service", "fstrim.service", "rsyslog.service"]
+_USERS = ["root", "deploy", "backup", "monitor", "app"]
+
+
+def _noise_bodies(rng: random.Random, n: int) -> List[Tuple[str, str]]:
+    """``(ident, message)`` pairs shaped like a busy server's log (no OOM words)."""
+    out = []
+    for _ in range(n):
+        k = rng.randrange(12)
+        ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        if k == 0:
+            out.append((f"sshd[{rng.randrange(1000, 65000)}]",
+                        f"Accepted publickey for {rng.choice(_USERS)} from {ip} port "
+                        f"{rng.randrange(1024, 65535)} ssh2: ED25519 SHA256:"
+                        f"{rng.getrandbits(128):032x}"))
+        elif k == 1:
+            out.append((f"sshd[{rng.randrange(1000, 65000)}]",
+                        f"pam_unix(sshd:session): session closed for user {rng.choice(_USERS)}"))
+        elif k == 2:
+            out.append(("systemd[1]", f"Starting {rng.choice(_UNITS)} - periodic job..."))
+        elif k == 3:
+            out.append(("systemd[1]", f"{rng.choice(_UNITS)}: Deactivated successfully."))
+        elif k == 4:
+            out.append((f"CRON[{rng.randrange(1000, 65000)}]",
+                        f"({rng.choice(_USERS)}) CMD (/usr/local/bin/collect --interval "
+                        f"{rng.randrange(1, 60)} >/dev/null 2>&1)"))
+        elif k == 5:
+            out.append(("kernel", f"audit: type=1400 audit({BOOT_EPOCH + rng.randrange(10**6)}."
+                                  f"{rng.randrange(1000):03d}:{rng.randrange(10**5)}): "
+                                  f"apparmor=\"ALLOWED\" operation=\"open\" profile=\"/usr/sbin/"
+                                  f"ntpd\" name=\"/var/lib/ntp/drift.TEMP\" pid="
+                                  f"{rng.randrange(100, 65000)} comm=\"ntpd\""))
+        elif k == 6:
+            out.append(("kernel", f"IPv4: martian source {ip} from 10.0.0.{rng.randrange(1, 255)}, "
+                                  "on dev eth0"))
+        elif k == 7:
+            out.append((f"app-server[{rng.randrange(1000, 65000)}]",
+                        f"request id={rng.getrandbits(64):016x} method=GET path=/api/v1/items/"
+                        f"{rng.randrange(10**6)} status=200 bytes={rng.randrange(100, 99999)} "
+                        f"duration_ms={rng.randrange(1, 900)}"))
+        elif k == 8:
+            out.append((f"systemd-logind[{rng.randrange(300, 900)}]",
+                        f"New session {rng.randrange(1, 99999)} of user {rng.choice(_USERS)}."))
+        elif k == 9:
+            out.append((f"chronyd[{rng.randrange(300, 900)}]",
+                        f"Selected source {ip} (2.debian.pool.ntp.org)"))
+        elif k == 10:
+            out.append(("kernel", f"nf_conntrack: default automatic helper assignment has been "
+                                  f"turned off for security reasons (id {rng.randrange(10**4)})"))
+        else:
+            out.append((f"dockerd[{rng.randrange(300, 9000)}]",
+                        f"time=\"2026-11-26T{rng.randrange(24):02d}:{rng.randrange(60):02d}:"
+                        f"{rng.randrange(60):02d}Z\" level=info msg=\"ignoring event\" "
+                        f"container={rng.getrandbits(96):024x} module=libcontainerd"))
+    return out
+
+
+# --- one log ----------------------------------------------------------------------------------
+
+class _Clock:
+    """Wall-clock stamps (``Nov 26 05:27:25``) for seconds since boot, cached per second."""
+
+    def __init__(self) -> None:
+        self._sec = -1
+        self._stamp = ""
+
+    def stamp(self, mono: float) -> str:
+        sec = int(mono)
+        if sec != self._sec:
+            t = time.gmtime(BOOT_EPOCH + sec)
+            self._sec = sec
+            self._stamp = f"{_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:" \
+                          f"{t.tm_min:02d}:{t.tm_sec:02d}"
+        return self._stamp
+
+
+def _kernel_line(fmt: str, clock: _Clock, mono: float, msg: str) -> str:
+    if fmt == "journal":  # journald keeps the message, drops the printk time
+        return f"{clock.stamp(mono)} {HOST} kernel: {msg}\n"
+    return f"{clock.stamp(mono)} {HOST} kernel: [{mono:12.6f}] {msg}\n"
+
+
+def _write_log(path: Path, rel: str, fmt: str, target_bytes: int, seed: int,
+               pids: Sequence[int]) -> GeneratedLog:
+    """Boot lines, then noise up to ``target_bytes`` with the OOM reports at fixed shares."""
+    rng = random.Random(f"{seed}:{rel}")
+    bodies = _noise_bodies(rng, 20000)
+    clock = _Clock()
+    log = GeneratedLog(rel)
+    # OOM reports at these shares of the log's bytes (1/6, 3/6, 5/6, ...).
+    marks = [target_bytes * (2 * i + 1) // (2 * len(pids)) for i in range(len(pids))]
+    mono = 0.0
+    buf: List[str] = []
+    written = 0
+    lineno = 0
+
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        def emit(line: str) -> None:
+            nonlocal written, lineno
+            buf.append(line)
+            written += len(line)
+            lineno += 1
+            if len(buf) >= 8192:
+                f.write("".join(buf))
+                buf.clear()
+
+        for t, msg in _boot_lines():
+            mono = t
+            emit(_kernel_line(fmt, clock, t, msg))
+        next_event = 0
+        choice = rng.randrange
+        nb = len(bodies)
+        while written < target_bytes or next_event < len(pids):
+            if next_event < len(pids) and written >= marks[next_event]:
+                pid = pids[next_event]
+                report = oom_report_lines(pid)
+                base = mono + 1.0 - report[0][0]
+                start = lineno + 1
+                for t, msg in report:
+                    mono = base + t
+                    emit(_kernel_line(fmt, clock, mono, msg))
+                log.events.append(OomPlace(line=start, end_line=lineno, pid=pid))
+                next_event += 1
+                continue
+            mono += choice(1, 100) / 1000.0
+            ident, msg = bodies[choice(nb)]
+            if ident == "kernel":
+                emit(_kernel_line(fmt, clock, mono, msg))
+            else:
+                emit(f"{clock.stamp(mono)} {HOST} {ident}: {msg}\n")
+        f.write("".join(buf))
+    log.lines = lineno
+    log.bytes = written
+    return log
+
+
+# --- small files ------------------------------------------------------------------------------
+
+_BIG = re.compile(r"^(sos_commands/logs/journalctl|var/log/|sos_commands/kernel/dmesg)")
+
+
+def _sample_tree() -> Optional[Path]:
+    """A sosreport directory under ``samples/`` with a virtio balloon, if one exists."""
+    samples = REPO / "samples"
+    if not samples.is_dir():
+        return None
+    trees = sorted(p for p in samples.iterdir()
+                   if p.is_dir() and ((p / "version.txt").exists() or (p / "sos_commands").is_dir()))
+    for p in trees:
+        if "virtio" in p.name or "kvm" in p.name:
+            return p
+    return trees[0] if trees else None
+
+
+def _copy_small_files(root: Path) -> str:
+    """The balloon and memory files; returns where they came from."""
+    tree = _sample_tree()
+    if tree is not None:
+        for dirpath, dirnames, filenames in os.walk(tree):
+            dirnames.sort()
+            for name in sorted(filenames):
+                src = Path(dirpath) / name
+                rel = src.relative_to(tree).as_posix()
+                if _BIG.match(rel):
+                    continue
+                dst = root / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_symlink():
+                    os.symlink(os.readlink(src), dst)
+                else:
+                    shutil.copyfile(src, dst)
+        return str(tree)
+    # Real captures (kvm-6.1, deflate-on-oom=off, after the OOM).
+    files = {
+        "proc/meminfo": KVM / "meminfo-after-oom-deflate-off.txt",
+        "sos_commands/kernel/lsmod": KVM / "lsmod-deflate-off.txt",
+        "sys/bus/virtio/drivers/virtio_balloon/virtio0/features":
+            KVM / "features-after-oom-deflate-off.txt",
+    }
+    for rel, src in files.items():
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    (root / "version.txt").write_text("sosreport: 4.0\n")
+    (root / "sos_commands/kernel/uname_-a").write_text(
+        f"Linux {HOST} 6.1.0-56-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16) "
+        "x86_64 GNU/Linux\n")
+    return str(KVM)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+def build_report(workdir: str, size_mb: float = 1024, seed: int = 1, events: int = 3,
+                 name: str = "sosreport-bench-2026-11-26-aaaaaaa") -> GeneratedReport:
+    """Write ``workdir/name/`` (a sosreport directory) of about ``size_mb`` MiB.
+
+    ``events`` OOM reports (victim pids 112, 1112, 2112, …) go into both
+    logs, evenly spread.  Same arguments, same bytes.
+    """
+    root = Path(workdir) / name
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    report = GeneratedReport(root=str(root), seed=seed, size_mb=size_mb)
+    report.small_files_from = _copy_small_files(root)
+    pids = [112 + 1000 * i for i in range(events)]
+    total = int(size_mb * (1 << 20))
+    for rel, share in LOG_SHARES:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = "journal" if rel == JOURNAL else "syslog"
+        report.logs[rel] = _write_log(path, rel, fmt, int(total * share), seed, pids)
+    return report
+
+
+def _tar_filter(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mtime = BOOT_EPOCH
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _walk_sorted(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        yield Path(dirpath)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def make_tarball(report_dir: str, out: str, preset: int = 3) -> str:
+    """``report_dir`` as a ``.tar.xz`` the way sos writes one (xz preset 3, one stream).
+
+    Deterministic: sorted members, fixed owner and mtime.  The tar stream is
+    piped through ``xz -T1`` (single-threaded, one block: what Python's lzma
+    in sos produces, so decompression is single-threaded too).
+    """
+    root = Path(report_dir)
+    with open(out, "wb") as dst:
+        xz = subprocess.Popen(["xz", f"-{preset}", "-T1", "-c"], stdin=subprocess.PIPE,
+                              stdout=dst)
+        assert xz.stdin is not None
+        with tarfile.open(fileobj=xz.stdin, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+            for p in _walk_sorted(root):
+                arc = Path(root.name) / p.relative_to(root)
+                tar.add(str(p), arcname=arc.as_posix(), recursive=False, filter=_tar_filter)
+        xz.stdin.close()
+        if xz.wait() != 0:
+            raise RuntimeError(f"xz failed with status {xz.returncode}")
+    return out
