@@ -29,6 +29,7 @@ table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; font-size: .9em; }
 th { background: #f4f4f4; }
 code, pre { font-size: .85em; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .legend span { display: inline-block; margin-right: 1em; font-size: .85em; }
 .swatch { display: inline-block; width: .9em; height: .9em; vertical-align: middle;
           margin-right: .3em; }
