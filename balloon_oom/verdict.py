@@ -202,7 +202,8 @@ def _collection_size(ev: OomEvent, analysis: Analysis) -> Optional[_Size]:
     when = analysis.source.kind.value
     arith = [f"balloon as collected ({when}): "
              + ", ".join(_describe(b) for b in analysis.balloons)]
-    if ev.current_boot and analysis.uptime_seconds is not None and ev.monotonic is not None:
+    if ev.current_boot and analysis.uptime_seconds is not None and ev.monotonic is not None \
+            and analysis.uptime_seconds >= ev.monotonic:
         gap = analysis.uptime_seconds - ev.monotonic
         arith.append(f"collected {gap:.0f} s after the OOM (uptime {analysis.uptime_seconds:.0f} s"
                      f" - OOM at {ev.monotonic:.0f} s), same boot")
