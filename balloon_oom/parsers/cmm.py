@@ -53,7 +53,7 @@ def _one_line(text: str, path: str) -> Tuple[int, str]:
 def parse_cmm_value(text: str, path: str) -> CmmValue:
     """``cmm_pages``, ``cmm_timed_pages``, ``loaned_kb``, ``loaned_target_kb``, ``oom_freed_kb``."""
     lineno, line = _one_line(text, path)
-    if not line.isdigit():
+    if not (line.isascii() and line.isdigit()):
         raise ParseError(path, lineno, f"not an unsigned number: {line!r}")
     return CmmValue(int(line), Evidence(path, line=lineno, text=line))
 
@@ -62,6 +62,6 @@ def parse_cmm_timeout(text: str, path: str) -> CmmTimeout:
     """``/proc/sys/vm/cmm_timeout``: ``pages seconds``."""
     lineno, line = _one_line(text, path)
     parts = line.split()
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
         raise ParseError(path, lineno, f"expected 'pages seconds', got {line!r}")
     return CmmTimeout(int(parts[0]), int(parts[1]), Evidence(path, line=lineno, text=line))

@@ -108,7 +108,7 @@ def parse_hv_balloon(text: str, path: str) -> HvBalloon:
         ev = Evidence(path, line=lineno, text=line.strip())
         rows += 1
         if key in _INT_KEYS:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise ParseError(path, lineno, f"{key} is not a number: {value!r}")
             attr = _INT_KEYS[key]
             setattr(result, attr, int(value))

@@ -243,7 +243,7 @@ def parse_device_features(text: str, path: str) -> VirtioFeatures:
         line = raw.strip()
         if not line:
             continue
-        if not line.isdigit():
+        if not (line.isascii() and line.isdigit()):
             raise ParseError(path, lineno, f"expected a feature bit number, got {line!r}")
         bits.append(int(line))
     if not bits:

@@ -54,7 +54,7 @@ def parse_xen_value(text: str, path: str) -> XenValue:
     if len(lines) > 1:
         raise ParseError(path, lines[1][0], "expected one value, found more lines")
     lineno, line = lines[0]
-    if not line.isdigit():
+    if not (line.isascii() and line.isdigit()):
         raise ParseError(path, lineno, f"not an unsigned number: {line!r}")
     return XenValue(int(line), Evidence(path, line=lineno, text=line))
 

@@ -120,7 +120,7 @@ def read_kernel_log() -> List[str]:
                 fields = head.split(",")
                 if len(fields) < 3:
                     continue
-                usec = int(fields[2]) if fields[2].isdigit() else 0
+                usec = int(fields[2]) if fields[2].isascii() and fields[2].isdigit() else 0
                 text = msg.split("\n", 1)[0]
                 lines.append(f"[{usec // 1000000:5d}.{usec % 1000000:06d}] {text}")
         finally:
