@@ -73,21 +73,19 @@ def iter_lines(stream: BinaryIO, max_line: int = MAX_LINE_BYTES) -> Iterator[byt
             chunk = chunk[1:]
         pending_cr = chunk.endswith(b"\r")
         data = buf + chunk
-        start = 0
-        n = len(data)
-        while start < n:
-            lf = data.find(b"\n", start)
-            cr = data.find(b"\r", start)
-            if lf < 0 and cr < 0:
-                break
-            end = lf if cr < 0 or (0 <= lf < cr) else cr
-            if not skipping:
-                yield data[start:end][:max_line]
-            skipping = False
-            start = end + 1
-            if data[end:end + 1] == b"\r" and data[start:start + 1] == b"\n":
-                start += 1
-        rest = data[start:]
+        # One split per chunk, in C (a per-line find of b"\r" scanned to the
+        # end of the chunk on every line of an LF-only log: quadratic).
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if lines:
+            if skipping:
+                del lines[0]
+                skipping = False
+            if lines and max(map(len, lines)) > max_line:
+                lines = [line[:max_line] for line in lines]
+            yield from lines
         if skipping:
             buf = b""
         elif len(rest) > max_line:
