@@ -508,20 +508,27 @@ def _find_xen(files, memory, warnings) -> List[Balloon]:
     elif proc is not None and proc.ballooned_kb is not None:
         alternatives["/proc/xen/balloon low + high"] = proc.ballooned_kb * 1024
         b.evidence.extend(proc.evidence[k] for k in ("low_kb", "high_kb") if k in proc.evidence)
+    # Xen's target is the guest's *allocation* the host wants, not a balloon size:
+    # the balloon must hold what it holds now plus (current - target).
+    guest_target_kb = None
     if "target_kb" in values:
-        b.target_bytes = values["target_kb"].value * 1024
+        guest_target_kb = values["target_kb"].value
         b.evidence.append(values["target_kb"].evidence)
     elif "target" in values:
-        b.target_bytes = values["target"].value
+        guest_target_kb = values["target"].value // 1024
         b.evidence.append(values["target"].evidence)
     elif proc is not None and proc.target_kb is not None:
-        b.target_bytes = proc.target_kb * 1024
+        guest_target_kb = proc.target_kb
         b.evidence.append(proc.evidence["target_kb"])
     current = values.get("info/current_kb")
+    current_kb = current.value if current is not None else (
+        proc.current_kb if proc is not None else None)
     if current is not None:
-        b.details["current_kb"] = current.value
-    elif proc is not None and proc.current_kb is not None:
-        b.details["current_kb"] = proc.current_kb
+        b.evidence.append(current.evidence)
+    if current_kb is not None:
+        b.details["current_kb"] = current_kb
+    if guest_target_kb is not None:
+        b.details["target_guest_kb"] = guest_target_kb
     for k, v in values.items():
         if k not in ("target_kb", "target", "info/current_kb", "info/low_kb", "info/high_kb"):
             b.details[k] = v.value
@@ -533,6 +540,10 @@ def _find_xen(files, memory, warnings) -> List[Balloon]:
         "can be non-zero without any host request"
     )
     _set_size(b, alternatives, memory)
+    if guest_target_kb is not None and current_kb is not None and b.inflated_bytes is not None:
+        b.target_bytes = max(b.inflated_bytes + (current_kb - guest_target_kb) * 1024, 0)
+        b.details["target_basis"] = ("balloon now + (info/current_kb - target_kb) = "
+                                     f"{b.inflated_bytes} + ({current_kb} - {guest_target_kb}) x 1024")
     b.accounting = Accounting.MEMTOTAL_REDUCED
     b.accounting_basis = (
         "the Xen balloon's decrease_reservation() calls adjust_managed_page_count(-1) for every page it gives back"
