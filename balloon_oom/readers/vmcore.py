@@ -16,6 +16,7 @@ warnings say which file is missing and which package has it.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -389,7 +390,42 @@ def _clock(prog: "drgn.Program") -> Tuple[Optional[str], Optional[float]]:
     return when.isoformat(timespec="seconds"), round(boot / 1e9, 3)
 
 
+class _DrgnLog(logging.Handler):
+    """Collects what drgn logs (e.g. "missing debugging symbols for …") while we
+    read a vmcore, so it becomes a warning in the model instead of stray
+    lines on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = " ".join(record.getMessage().split())
+        if text and text not in self.messages:
+            self.messages.append(text)
+
+    def __enter__(self) -> "_DrgnLog":
+        logger = logging.getLogger("drgn")
+        self._saved = (logger.propagate, list(logger.handlers))
+        logger.handlers = [self]
+        logger.propagate = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logger = logging.getLogger("drgn")
+        logger.propagate, logger.handlers = self._saved
+
+
 def read_vmcore(path: str, debuginfo: Optional[List[str]] = None) -> VmcoreSnapshot:
+    """Open *path* with drgn and read balloons, memory, kernel log and panic
+    (drgn's own log messages become warnings; see :func:`_read_vmcore`)."""
+    with _DrgnLog() as log:
+        result = _read_vmcore(path, debuginfo)
+    result.warnings.extend(f"drgn: {m}" for m in log.messages)
+    return result
+
+
+def _read_vmcore(path: str, debuginfo: Optional[List[str]] = None) -> VmcoreSnapshot:
     """Open *path* with drgn and read balloons, memory, kernel log and panic.
 
     :param debuginfo: files (``vmlinux``, ``.ko``) or directories holding

@@ -1,0 +1,98 @@
+"""`balloon-oom analyze` on the real lab guest: every scenario's tree and vmcores.
+
+The verdict each scenario implies, and OOM events equal to those on the serial
+console (the lab's ground truth, read host-side from QEMU's serial port).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lab import ensure_run
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.lab
+
+#: scenario -> (verdict, balloon bytes at the OOM, basis prefix, upper bound?)
+EXPECTED = {
+    "deflate-off": ("contributed", 256 * 2**20, "pages reserved at the OOM", False),
+    "deflate-on": ("not-contributed", None, "unaccounted gap", True),
+    "empty": ("not-contributed", 0, "pages reserved at the OOM", False),
+    "memcg": ("not-contributed", None, None, False),
+}
+
+
+def analyze(*args):
+    proc = subprocess.run([sys.executable, "-m", "balloon_oom", "analyze", *map(str, args),
+                           "--format", "json"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _console_events(run):
+    return [(e["victim_pid"], e["victim_comm"], e["kind"]) for e in run.groundtruth["oom"]["events"]]
+
+
+def _check(doc, run, name):
+    verdict, size, basis, upper = EXPECTED[name]
+    assert doc["verdict"] == verdict
+    got = [(e["victim"]["pid"], e["victim"]["comm"], e["constraint"]) for e in doc["oom_events"]]
+    assert got == _console_events(run)
+    gt_lines = [(e["invoked_line"], e["killed_line"]) for e in run.groundtruth["oom"]["events"]]
+    for ev, (invoked, killed) in zip(doc["oom_events"], gt_lines):
+        texts = [e["text"] for e in ev["evidence"]]
+        assert any(invoked.split("] ", 1)[1] in t for t in texts)
+        assert any(killed.split("] ", 1)[1] in t for t in texts)
+    (ev,) = doc["oom_events"]
+    if size is not None:
+        assert ev["balloon_bytes_at_oom"] == size
+    if basis is not None:
+        assert ev["balloon_basis"].startswith(basis)
+    assert ev["balloon_upper_bound"] is upper
+    if upper:  # deflate-on: the notifier gave everything back; only the noise floor is left
+        assert ev["balloon_bytes_at_oom"] < 16 * 2**20
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_tree_after_oom(name):
+    run = ensure_run(name)
+    _check(analyze(run.tree("after-oom")), run, name)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_vmcore_after_oom(name):
+    run = ensure_run(name)
+    doc = analyze(run.vmcore("after-oom"), "--debuginfo", run.vmlinux, "--debuginfo",
+                  run.debuginfo_dir)
+    assert doc["source"]["kind"] == "vmcore"
+    _check(doc, run, name)
+    (b,) = doc["balloons"]
+    deflate = run.groundtruth["scenario"]["deflate_on_oom"]
+    assert b["deflate_on_oom"] is deflate
+    assert b["accounting"] == ("counted-as-used" if deflate else "memtotal-reduced")
+    # the balloon at dump time = QEMU's view after the OOM, to the page
+    gt = run.groundtruth
+    assert b["inflated_bytes"] == gt["mem_bytes"] - gt["phases"]["after-oom"]["query-balloon"]["actual"]
+
+
+def test_tree_and_vmcore_agree_on_the_event():
+    run = ensure_run("deflate-off")
+    tree = analyze(run.tree("after-oom"))["oom_events"][0]
+    core = analyze(run.vmcore("after-oom"), "--debuginfo", run.vmlinux, "--debuginfo",
+                   run.debuginfo_dir)["oom_events"][0]
+    for key in ("monotonic", "gfp_mask", "order", "pages_ram", "pages_reserved", "mem_info",
+                "victim", "balloon_bytes_at_oom", "verdict"):
+        assert tree[key] == core[key], key
+
+
+def test_vmcore_without_vmlinux_debuginfo_is_one_line_error():
+    run = ensure_run("deflate-off")
+    proc = subprocess.run([sys.executable, "-m", "balloon_oom", "analyze",
+                           str(run.vmcore("after-oom")), "--debuginfo", str(run.debuginfo_dir)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+    assert "no vmlinux debuginfo matching this vmcore (build ID " in proc.stderr
