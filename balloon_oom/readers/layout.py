@@ -34,6 +34,7 @@ SMALL_FILES: Tuple[str, ...] = (
     "proc/sys/vm/cmm_*",
     "sys/devices/system/cmm/cmm0/*",
     "sos_commands/vmware/vmware-toolbox-cmd_stat_raw_text_*",
+    "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon",
     "sos_commands/balloon/*",
     "sos_strings/balloon/*",
     # memory
