@@ -38,6 +38,15 @@ import sos.report.plugins as _plugins
 _dir = sys.argv[1]
 if _dir not in _plugins.__path__:
     _plugins.__path__.append(_dir)
+try:
+    # sos 4.4-4.9: LinuxPolicy._container_init() (env container=oci HOST=...)
+    # sets self._tmp_dir from itself, which only the Red Hat and SUSE
+    # policies define before 4.10 (sos e4c50c25): AttributeError on Debian.
+    from sos.policies.distros import LinuxPolicy as _linux
+    if not hasattr(_linux, "_tmp_dir"):
+        _linux._tmp_dir = "/var/tmp"
+except ImportError:  # sos < 4.3 has no sos.policies.distros
+    pass
 from sos import SoS
 _code = 0
 try:
@@ -64,6 +73,10 @@ _FALLBACK_SCRIPT = "/usr/bin/sos"
 class SosInstall(NamedTuple):
     """The installed sos: the interpreter that runs it and its version.
 
+    ``pythonpath``, when set, is a directory holding another ``sos`` package
+    (e.g. one unpacked from a newer distribution's ``.deb``) that the
+    interpreter imports instead of its own: it goes first in ``PYTHONPATH``.
+
     >>> SosInstall("/usr/bin/python3", "4.0", "/usr/bin/sos").version
     '4.0'
     """
@@ -71,6 +84,7 @@ class SosInstall(NamedTuple):
     interpreter: str
     version: str
     script: str
+    pythonpath: Optional[str] = None
 
 
 def _shebang_interpreter(script: str) -> Optional[str]:
@@ -99,10 +113,20 @@ def _shebang_interpreter(script: str) -> Optional[str]:
     return words[0]
 
 
-def _run_probe(interpreter: str, code: str) -> str:
+def _with_pythonpath(env: Optional[dict], pythonpath: Optional[str]) -> Optional[dict]:
+    """``env`` (default: ours) with ``pythonpath`` first in ``PYTHONPATH``."""
+    if not pythonpath:
+        return env
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run_probe(interpreter: str, code: str, pythonpath: Optional[str] = None) -> str:
     try:
         proc = subprocess.run(
             [interpreter, "-c", code],
+            env=_with_pythonpath(None, pythonpath),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             universal_newlines=True,
@@ -116,12 +140,16 @@ def _run_probe(interpreter: str, code: str) -> str:
     return proc.stdout.strip()
 
 
-def find_sos() -> SosInstall:
+def find_sos(pythonpath: Optional[str] = None) -> SosInstall:
     """Locate the installed sos: its script, the script's interpreter, its version.
 
     Looks for ``sos`` then ``sosreport`` on ``PATH``, then ``/usr/bin/sos``.
     On Debian 12 this gives ``SosInstall('/usr/bin/python3', '4.0',
     '/usr/bin/sos')``.  Raises :class:`BalloonOomError` when there is none.
+
+    With ``pythonpath``, the ``sos`` package in that directory is the one
+    run, by the interpreter the installed script names; the version is
+    that package's (``4.9.1`` for Debian 13's, unpacked on Debian 12).
     """
     candidates = [shutil.which(name) for name in _SOS_SCRIPTS] + [_FALLBACK_SCRIPT]
     tried = []
@@ -132,8 +160,8 @@ def find_sos() -> SosInstall:
         interpreter = _shebang_interpreter(script)
         if interpreter is None:
             continue
-        version = _run_probe(interpreter, _VERSION_PROBE)
-        return SosInstall(interpreter, version, script)
+        version = _run_probe(interpreter, _VERSION_PROBE, pythonpath)
+        return SosInstall(interpreter, version, script, pythonpath)
     raise BalloonOomError(
         "sos (sosreport) is not installed: no sos or sosreport script on PATH "
         "nor /usr/bin/sos (Debian/Ubuntu: apt-get install sosreport; "
@@ -182,13 +210,15 @@ def run_sos(
     "balloon"]``.  ``prefix`` goes in front of the interpreter (``["unshare",
     "-r"]`` to run as root in a user namespace).  ``env`` replaces the
     environment.  ``output``, a file, receives sos's stdout and stderr
-    (default: the terminal).
+    (default: the terminal).  ``sos.pythonpath`` is put first in the
+    ``PYTHONPATH`` of the environment used.
     """
+    sos = sos or find_sos()
     cmd = sos_command(args, sos, prefix)
     try:
         proc = subprocess.run(
             cmd,
-            env=env,
+            env=_with_pythonpath(env, sos.pythonpath),
             stdout=output,
             stderr=subprocess.STDOUT if output is not None else None,
         )
@@ -200,7 +230,7 @@ def run_sos(
 def sos_plugins_dir(sos: Optional[SosInstall] = None) -> str:
     """sos's own plugins directory, as the interpreter running sos sees it."""
     sos = sos or find_sos()
-    return _run_probe(sos.interpreter, _PLUGINS_DIR_PROBE)
+    return _run_probe(sos.interpreter, _PLUGINS_DIR_PROBE, sos.pythonpath)
 
 
 def _require_root(action: str) -> None:

@@ -144,6 +144,12 @@ def _plugin(sysroot, **options):
     return plug
 
 
+def _strings(plug):
+    """{file name: content} of add_string_as_file(); sos 4.0 stores
+    (content, name), later sos (content, name, tags)."""
+    return dict((entry[1], entry[0]) for entry in plug.copy_strings)
+
+
 EXPECTED_SPECS = [
     "/sys/kernel/debug/vmmemctl",
     "/proc/vmmemctl",
@@ -189,7 +195,7 @@ def test_setup_copy_specs_and_commands(tmp_path):
         "sys/class/dmi/id/sys_vendor", "sys/class/dmi/id/product_name", "var/log/dmesg",
     ])
     assert [c.cmd for c in plug.collect_cmds] == ["dmesg", "date --utc"]
-    strings = dict((name, text) for text, name in plug.copy_strings)
+    strings = _strings(plug)
     assert list(strings) == ["debugfs.txt"]
     assert strings["debugfs.txt"].splitlines()[0] == "mounted"
 
@@ -197,7 +203,7 @@ def test_setup_copy_specs_and_commands(tmp_path):
 def test_setup_debugfs_not_mounted(tmp_path):
     root = sosroots.build("debugfs-unmounted", str(tmp_path))
     plug = _plugin(root.path)
-    text = dict((n, t) for t, n in plug.copy_strings)["debugfs.txt"]
+    text = _strings(plug)["debugfs.txt"]
     lines = text.splitlines()
     assert lines[0] == "not-mounted"
     assert "mount -t debugfs none /sys/kernel/debug" in text
@@ -207,7 +213,7 @@ def test_setup_debugfs_absent_counts_as_not_mounted(tmp_path):
     root = sosroots.build("no-virtio-bus", str(tmp_path))
     assert not os.path.exists(os.path.join(root.path, "sys/kernel/debug"))
     plug = _plugin(root.path)
-    text = dict((n, t) for t, n in plug.copy_strings)["debugfs.txt"]
+    text = _strings(plug)["debugfs.txt"]
     assert text.splitlines()[0] == "not-mounted"
 
 
@@ -224,13 +230,13 @@ def test_vmware_toolbox_cmd_only_when_present(tmp_path):
 def test_vmmemctl_twice_keeps_the_first_read(tmp_path):
     root = sosroots.build("vmware-new", str(tmp_path))
     plug = _plugin(root.path, **{"vmmemctl-twice": True})
-    strings = dict((n, t) for t, n in plug.copy_strings)
+    strings = _strings(plug)
     with open(os.path.join(root.path, "sys/kernel/debug/vmmemctl")) as fobj:
         assert strings["vmmemctl.first"] == fobj.read()
     # and the file itself is still collected (the second read)
     assert os.path.join(root.path, "sys/kernel/debug/vmmemctl") in plug.copy_paths
     off = _plugin(root.path)
-    assert "vmmemctl.first" not in dict((n, t) for t, n in off.copy_strings)
+    assert "vmmemctl.first" not in _strings(off)
 
 
 class _Hang(Exception):
@@ -253,7 +259,7 @@ def test_special_files_are_forbidden_and_never_opened(tmp_path):
         signal.signal(signal.SIGALRM, old)
     fifo = os.path.join(root.path, "sys/kernel/debug/vmmemctl")
     assert plug.forbidden_paths == [fifo]
-    assert "vmmemctl.first" not in dict((n, t) for t, n in plug.copy_strings)
+    assert "vmmemctl.first" not in _strings(plug)
 
 
 # ----------------------------------------------------------------- real sos runs
@@ -270,17 +276,37 @@ def _userns_prefix():
     return [] if os.geteuid() == 0 else ["unshare", "-r"]
 
 
-def run_report(root, tmp, extra=(), prefix=None):
-    """Run the real sos on a fake root; return (rc, report dir, output)."""
-    tmpdir = os.path.join(tmp, "sos-tmp")
+def tmp_dir_for(root, tmpdir):
+    """Make ``tmpdir`` usable as sos's --tmp-dir under the container env.
+
+    sos >= 4.9 puts $HOST in front of --tmp-dir when $container is set
+    (SoSComponent.get_tmpdir_default); a link there leads back to ``tmpdir``.
+    sos 4.0 on Debian ignores the env and uses ``tmpdir`` itself.
+    """
     os.makedirs(tmpdir, exist_ok=True)
+    in_root = os.path.join(root, tmpdir.lstrip("/"))
+    if not os.path.lexists(in_root):
+        os.makedirs(os.path.dirname(in_root), exist_ok=True)
+        os.symlink(tmpdir, in_root)
+    return tmpdir
+
+
+@pytest.fixture
+def sos_install():
+    """The sos the ``sos`` tests run: None is the system's (find_sos())."""
+    return None
+
+
+def run_report(root, tmp, extra=(), prefix=None, sos=None):
+    """Run the real sos on a fake root; return (rc, report dir, output)."""
+    tmpdir = tmp_dir_for(root, os.path.join(tmp, "sos-tmp"))
     log = os.path.join(tmp, "sos-output.txt")
     with open(log, "w") as out:
         rc = sosrun.run_sos(
             ["report", "--batch", "--build", "--quiet", "--no-report", "-o", "balloon",
              "--sysroot", root, "--tmp-dir", tmpdir, *extra],
             env=_sos_env(root), prefix=_userns_prefix() if prefix is None else prefix,
-            output=out,
+            output=out, sos=sos,
         )
     with open(log) as fobj:
         output = fobj.read()
@@ -357,9 +383,9 @@ def test_every_root_has_expected_files():
 
 @pytest.mark.sos
 @pytest.mark.parametrize("name", sorted(EXPECTED_FILES))
-def test_real_sos_collects_exact_files(name, tmp_path):
+def test_real_sos_collects_exact_files(name, tmp_path, sos_install):
     root = sosroots.build(name, str(tmp_path / "roots"))
-    rc, report, output = run_report(root.path, str(tmp_path))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
     assert_clean_run(rc, report, output)
     assert report_files(report) == SOS_OWN | EXPECTED_FILES[name]
     with open(os.path.join(report, "sos_strings/balloon/debugfs.txt")) as fobj:
@@ -382,18 +408,19 @@ def test_real_sos_collects_exact_files(name, tmp_path):
 
 
 @pytest.mark.sos
-def test_vmware_toolbox_cmd_runs_inside_the_root(tmp_path):
+def test_vmware_toolbox_cmd_runs_inside_the_root(tmp_path, sos_install):
     root = sosroots.build("vmware-tools", str(tmp_path / "roots"))
-    rc, report, output = run_report(root.path, str(tmp_path))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
     assert_clean_run(rc, report, output)
     with open(os.path.join(report, "sos_commands/balloon/vmware-toolbox-cmd_stat_raw_text_balloon")) as f:
         assert f.read() == "stand-in vmware-toolbox-cmd stat raw text balloon\n"
 
 
 @pytest.mark.sos
-def test_vmmemctl_twice_option_on_the_command_line(tmp_path):
+def test_vmmemctl_twice_option_on_the_command_line(tmp_path, sos_install):
     root = sosroots.build("vmware-new", str(tmp_path / "roots"))
-    rc, report, output = run_report(root.path, str(tmp_path), ["-k", "balloon.vmmemctl-twice=on"])
+    rc, report, output = run_report(root.path, str(tmp_path), ["-k", "balloon.vmmemctl-twice=on"],
+                                    sos=sos_install)
     assert_clean_run(rc, report, output)
     with open(os.path.join(report, "sos_strings/balloon/vmmemctl.first")) as a, \
             open(os.path.join(report, "sys/kernel/debug/vmmemctl")) as b:
@@ -463,9 +490,9 @@ def analyze(report):
 
 @pytest.mark.sos
 @pytest.mark.parametrize("name", sorted(ANALYZER_BALLOONS))
-def test_analyzer_reads_the_report(name, tmp_path):
+def test_analyzer_reads_the_report(name, tmp_path, sos_install):
     root = sosroots.build(name, str(tmp_path / "roots"))
-    rc, report, output = run_report(root.path, str(tmp_path))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
     assert_clean_run(rc, report, output)
     proc = analyze(report)
     assert proc.returncode == 0, proc.stderr
@@ -487,9 +514,9 @@ def test_analyzer_reads_the_report(name, tmp_path):
 
 @pytest.mark.sos
 @pytest.mark.parametrize("name", ["debugfs-unmounted", "unreadable"])
-def test_analyzer_on_degraded_reports(name, tmp_path):
+def test_analyzer_on_degraded_reports(name, tmp_path, sos_install):
     root = sosroots.build(name, str(tmp_path / "roots"))
-    rc, report, output = run_report(root.path, str(tmp_path))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
     assert_clean_run(rc, report, output)
     proc = analyze(report)
     assert proc.returncode == 0, proc.stderr
