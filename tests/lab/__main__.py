@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,12 +21,16 @@ def _shell(deflate_on_oom: bool) -> int:
     kc = kernel_cache()
     initrd = ensure_initramfs(kc)
     sock_dir = Path(tempfile.mkdtemp(prefix="balloon-lab-"))
-    cmd = qemu_command(kc, initrd, sock_dir, sock_dir, deflate_on_oom, serial="mon:stdio")
-    print(f"QMP socket:     {sock_dir / 'qmp.sock'}\n"
-          f"control socket: {sock_dir / 'ctl.sock'} (send 'shell', 'capture', 'hog', 'poweroff')\n"
+    cmd = qemu_command(kc, initrd, sock_dir, sock_dir, deflate_on_oom, serial="mon:stdio",
+                       append_extra="lab_shell=1")
+    print(f"QMP socket:     {sock_dir / 'qmp.sock'}  (e.g. socat - UNIX-CONNECT:...)\n"
+          f"control socket: {sock_dir / 'ctl.sock'}  (ttyS1: 'capture', 'hog', 'memcg-hog 64M', 'ping')\n"
           f"vmlinux:        {kc.vmlinux}\n"
-          "Quit QEMU with Ctrl-a x.", file=sys.stderr)
-    return subprocess.call(cmd)
+          "A shell runs on this console. Quit QEMU with Ctrl-a x.", file=sys.stderr)
+    try:
+        return subprocess.call(cmd)
+    finally:
+        shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

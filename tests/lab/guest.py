@@ -93,13 +93,14 @@ def parse_replies(lines: List[str]) -> Capture:
 
 
 def qemu_command(kc: KernelCache, initrd: Path, run_dir: Path, sock_dir: Path,
-                 deflate_on_oom: bool, serial: Optional[str] = None) -> List[str]:
+                 deflate_on_oom: bool, serial: Optional[str] = None,
+                 append_extra: str = "") -> List[str]:
     """The QEMU command line (TCG; see kvm-6.1/README.md of the real captures)."""
     return [
         "qemu-system-x86_64", "-accel", "tcg", "-m", str(MEM_MIB), "-smp", "1",
         "-nodefaults", "-display", "none", "-no-reboot",
         "-kernel", str(kc.vmlinuz), "-initrd", str(initrd),
-        "-append", "console=ttyS0 quiet panic=-1",
+        "-append", "console=ttyS0 quiet panic=-1" + (f" {append_extra}" if append_extra else ""),
         "-serial", serial or f"file:{run_dir / 'serial.log'}",
         "-chardev", f"socket,id=ctl,path={sock_dir / 'ctl.sock'},server=on,wait=off",
         "-serial", "chardev:ctl",

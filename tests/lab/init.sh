@@ -28,6 +28,10 @@ mount -t debugfs none /sys/kernel/debug
 exec 3</dev/ttyS1 4>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo
 echo "@@ READY uptime=$(up)"
+# python -m tests.lab shell: also a shell on the console for a human.
+if grep -q lab_shell /proc/cmdline; then
+	setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1' &
+fi
 echo "@@READY $(uname -r)" >&4
 
 send_file() {
@@ -110,7 +114,6 @@ while read -r cmd arg <&3; do
 	hog) run_hog $arg; rc=$? ;;
 	memcg-hog) run_memcg_hog "${arg:-64M}"; rc=$? ;;
 	ping) ;;
-	shell) echo "@@ shell on console (exit to resume)"; sh </dev/console >/dev/console 2>&1 ;;
 	poweroff) echo "@@DONE poweroff 0 uptime=$(up)" >&4; sync; poweroff -f ;;
 	*) rc=127 ;;
 	esac

@@ -102,6 +102,11 @@ def build_hog(dest: Path) -> Path:
 
 def ensure_initramfs(kc: KernelCache) -> Path:
     """``<kernel dir>/initramfs.cpio.gz``, rebuilt when its inputs change."""
+    with lab_lock(f"initramfs-{kc.release}"):
+        return _ensure_initramfs(kc)
+
+
+def _ensure_initramfs(kc: KernelCache) -> Path:
     busybox = busybox_path()
     hog = build_hog(kc.dir / "hog")
     init = (HERE / "init.sh").read_bytes()

@@ -239,7 +239,15 @@ def _download(packages: Sequence[str], into: Path) -> Dict[str, Path]:
             result[pkg] = have[-1]
             continue
         log(f"apt-get download {pkg}")
-        _run(["apt-get", "download", pkg], cwd=into)
+        # Into a private directory first: an interrupted download never
+        # leaves a truncated .deb where the next run would reuse it.
+        part = Path(tempfile.mkdtemp(prefix=".partial-", dir=into))
+        try:
+            _run(["apt-get", "download", pkg], cwd=part)
+            for deb in part.glob("*.deb"):
+                os.replace(deb, into / deb.name)
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
         have = sorted(into.glob(f"{pkg}_*.deb"))
         if not have:
             raise LabUnavailable(f"apt-get download {pkg} produced no .deb")
