@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """balloon-oom's real-guest lab: a ballooned Debian 6.1 guest under QEMU/TCG.
 
 It produces real captures for other tests: sosreport-shaped trees of the

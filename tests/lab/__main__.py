@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python -m tests.lab {list,run,path,shell,kernel}``: drive the real-guest lab."""
 
 from __future__ import annotations

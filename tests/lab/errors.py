@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The lab's one error: the real guest cannot be built or run here."""
 
 

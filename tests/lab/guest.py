@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """One running lab guest: QEMU under TCG, its QMP session and control channel.
 
 The control channel is the guest's ttyS1, a QEMU ``-chardev socket`` the host

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The guest's initramfs: busybox, the modules, ``hog`` and ``/init``.
 
 Written as a gzip'd cpio "newc" archive by :func:`write_cpio` (no ``cpio``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The cached Debian guest kernel: image, modules and debug info.
 
 Fetched once with apt into ``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/kernels/<release>/``::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """OOM events as the host sees them on the guest's serial console.
 
 The lab's ``/init`` sets the console loglevel to 7, so the whole report

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A minimal synchronous QMP client over a Unix socket (no third-party library).
 
 QMP is line-delimited JSON: a greeting, then ``{"execute": ...}`` commands each

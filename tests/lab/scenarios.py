@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The lab's scenarios and how one is run, captured and recorded.
 
 A run directory ``<cache>/runs/<release>/<scenario>/`` holds::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Lay a guest :class:`~tests.lab.guest.Capture` out as a sosreport-shaped tree.
 
 Paths are the ones sos uses (``proc/meminfo``, ``sos_commands/kernel/dmesg``,
