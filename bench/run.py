@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Benchmark: ``balloon-oom analyze`` against the physical floor, side by side.
+
+    python bench/run.py                      # full run (1 GiB report, and 2 GiB for the RSS check)
+    python bench/run.py --size-mb 128        # quick run
+    python bench/run.py --profile            # also cProfile case 1 (top functions)
+
+Cases (each prints wall time, peak RSS of the child process, and the ratio):
+
+1. a sosreport ``.tar.xz`` of ``--size-mb`` uncompressed (journal + messages
+   with OOM reports at known lines) vs one ``xz -dc FILE > /dev/null`` pass;
+   then the same at twice the size, to show whether RSS stays flat.
+2. the same report as a directory vs ``grep -c 'invoked oom-killer'`` on its logs.
+3. the lab's vmcore (only if ``tests/lab`` has already produced one) vs
+   ``crash -s`` printing the same structures.
+4. fleet: ``--copies`` copies of ``samples/kvm-deflate-off`` at ``--jobs 1`` and 2.
+
+Every timed analyzer run is checked: the OOM events it reports must be the
+ones the generator placed (a number for a wrong answer means nothing).
+Wall times are the best of ``--repeat`` runs; RSS is the largest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import glob
+import io
+import json
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.inputs import build_report, make_tarball  # noqa: E402
+
+GOALS = {"tarball": 1.15, "directory": 3.0, "vmcore": 0.5, "rss_mb": 150}
+
+
+@dataclass
+class Timing:
+    wall: float
+    rss_mb: float
+    status: int
+
+
+def measure(cmd: Sequence[str], stdout=None, repeat: int = 1) -> Timing:
+    """Best wall time and largest peak RSS (the child's own, and its children's) over runs."""
+    best, rss, status = float("inf"), 0.0, 0
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    gnu_time = shutil.which("time", path="/usr/bin:/bin")
+    for _ in range(repeat):
+        out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+        rss_file = tempfile.NamedTemporaryFile("r", suffix=".rss")
+        # GNU time reports the command's own peak RSS; wait4() on a child forked from
+        # this Python would count the fork's copy of this process's memory.
+        argv = ([gnu_time, "-f", "%M", "-o", rss_file.name] if gnu_time else []) + list(cmd)
+        try:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
+            _, wstatus, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(wstatus)
+            text = rss_file.read().strip().splitlines()
+            kib = int(text[-1]) if gnu_time and text and text[-1].isdigit() else usage.ru_maxrss
+        finally:
+            rss_file.close()
+            if stdout:
+                out.close()
+        best = min(best, wall)
+        rss = max(rss, kib / 1024.0)
+        status = proc.returncode
+    return Timing(best, rss, status)
+
+
+def analyzer(*args: str) -> List[str]:
+    return [sys.executable, "-m", "balloon_oom", "analyze", *args]
+
+
+def found_pids(json_path: str) -> List[int]:
+    with open(json_path) as f:
+        doc = json.load(f)
+    return sorted(e["victim"]["pid"] for e in doc.get("oom_events", []) if e.get("victim"))
+
+
+def row(name: str, ours: Timing, floor_name: str, floor: Timing, goal: Optional[float],
+        check: str) -> List[str]:
+    ratio = ours.wall / floor.wall if floor.wall > 0 else float("inf")
+    verdict = "" if goal is None else ("ok" if ratio <= goal else f"over goal {goal}")
+    return [name, f"{ours.wall:.2f} s", f"{ours.rss_mb:.0f} MB", floor_name, f"{floor.wall:.2f} s",
+            f"{floor.rss_mb:.0f} MB", f"{ratio:.2f}x", verdict, check]
+
+
+HEADERS = ["case", "balloon-oom", "peak RSS", "baseline", "baseline time", "baseline RSS",
+           "ratio", "goal", "events found"]
+
+
+def print_table(rows: List[List[str]]) -> None:
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=HEADERS, disable_numparse=True), flush=True)
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+def case_report(work: Path, size_mb: float, seed: int, repeat: int, rows: List[List[str]],
+                label: str, with_dir: bool) -> float:
+    t0 = time.perf_counter()
+    report = build_report(str(work / f"gen-{size_mb:g}"), size_mb=size_mb, seed=seed)
+    tarball = str(work / f"report-{size_mb:g}.tar.xz")
+    make_tarball(report.root, tarball)
+    print(f"  generated {size_mb:g} MiB ({sum(l.lines for l in report.logs.values()):,} log "
+          f"lines, {os.path.getsize(tarball) / 2**20:.1f} MiB compressed) in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    out = str(work / "out.json")
+
+    ours = measure(analyzer("--format", "json", tarball), stdout=out, repeat=repeat)
+    pids = found_pids(out) if ours.status == 0 else []
+    check = "ok" if pids == report.pids else f"WRONG: {pids} != {report.pids}"
+    xz = measure(["sh", "-c", 'exec xz -dc "$0" > /dev/null', tarball], repeat=repeat)
+    rows.append(row(f"1 tarball {label}", ours, "xz -dc", xz, GOALS["tarball"], check))
+    tarball_rss = ours.rss_mb
+
+    if with_dir:
+        ours = measure(analyzer("--format", "json", report.root), stdout=out, repeat=repeat)
+        pids = found_pids(out) if ours.status == 0 else []
+        check = "ok" if pids == report.pids else f"WRONG: {pids} != {report.pids}"
+        logs = [str(Path(report.root) / rel) for rel in report.logs]
+        grep = measure(["grep", "-c", "invoked oom-killer", *logs], repeat=repeat)
+        rows.append(row(f"2 directory {label}", ours, "grep -c", grep, GOALS["directory"], check))
+    shutil.rmtree(report.root)
+    return tarball_rss
+
+
+def lab_vmcore() -> Optional[tuple]:
+    """``(vmcore, vmlinux, module debug dir)`` of a finished lab run, without building one."""
+    cache = Path(os.environ.get("BALLOON_OOM_CACHE", Path.home() / ".cache" / "balloon-oom"))
+    for vmcore in sorted(glob.glob(str(cache / "runs" / "*" / "deflate-off" / "inflated.elf"))):
+        run = Path(vmcore).parent
+        release = run.parent.name
+        dbg = cache / "kernels" / release / "dbg" / "usr" / "lib" / "debug"
+        vmlinux = dbg / "boot" / f"vmlinux-{release}"
+        mods = dbg / "lib" / "modules" / release
+        if (run / "done").exists() and vmlinux.exists():
+            return vmcore, str(vmlinux), str(mods)
+    return None
+
+
+def case_vmcore(work: Path, repeat: int, rows: List[List[str]]) -> None:
+    found = lab_vmcore()
+    if found is None:
+        print("  case 3 skipped: no lab vmcore cached (run the lab tests: pytest -m lab)")
+        return
+    if shutil.which("crash") is None:
+        print("  case 3 skipped: crash is not installed")
+        return
+    vmcore, vmlinux, mods = found
+    out = str(work / "vmcore.json")
+    ours = measure(analyzer("--format", "json", "--debuginfo", vmlinux, "--debuginfo", mods,
+                            vmcore), stdout=out, repeat=repeat)
+    check = "n/a (no OOM in the inflated dump)"
+    if ours.status != 0:
+        check = f"analyzer exit status {ours.status}"
+    else:
+        with open(out) as f:
+            balloons = json.load(f).get("balloons", [])
+        sizes = [b.get("inflated_bytes") for b in balloons]
+        check = "balloon 256 MiB ok" if 268435456 in sizes else f"WRONG balloon sizes {sizes}"
+    ko = next(iter(glob.glob(os.path.join(mods, "**", "virtio_balloon.ko"), recursive=True)), None)
+    cmds = work / "crash.cmds"
+    lines = ["p _totalram_pages", "kmem -i", "kmem -V", "log"]
+    if ko:
+        lines.insert(1, f"mod -s virtio_balloon {ko}")
+    cmds.write_text("\n".join(lines + ["quit"]) + "\n")
+    crash = measure(["crash", "-s", vmlinux, vmcore, "-i", str(cmds)], repeat=repeat)
+    rows.append(row("3 vmcore (drgn)", ours, "crash -s", crash, GOALS["vmcore"], check))
+
+
+def case_fleet(work: Path, copies: int, repeat: int) -> None:
+    sample = REPO / "samples" / "kvm-deflate-off"
+    if not sample.is_dir():
+        print("  case 4 skipped: samples/kvm-deflate-off missing (python samples/generate.py)")
+        return
+    fleet = work / "fleet"
+    shutil.rmtree(fleet, ignore_errors=True)
+    for i in range(copies):
+        shutil.copytree(sample, fleet / f"report-{i:04d}", symlinks=True)
+    out = str(work / "fleet.jsonl")
+    from tabulate import tabulate
+
+    rows = []
+    for jobs in (1, 2):
+        t = measure(analyzer("--format", "jsonl", "--jobs", str(jobs), str(fleet)), stdout=out,
+                    repeat=repeat)
+        with open(out) as f:
+            ok = sum(1 for line in f if "error" not in json.loads(line))
+        rows.append([f"--jobs {jobs}", copies, f"{t.wall:.2f} s", f"{copies / t.wall:.1f}",
+                     f"{t.rss_mb:.0f} MB", f"{ok}/{copies} analysed"])
+    print(tabulate(rows, headers=["fleet", "reports", "wall", "reports/s", "peak RSS (one proc)",
+                                  "check"], disable_numparse=True))
+    shutil.rmtree(fleet)
+
+
+def profile_case(work: Path, size_mb: float, seed: int, top: int = 20) -> None:
+    """cProfile of the analyzer on the tarball (in this process)."""
+    from balloon_oom.analysis import analyze
+
+    report = build_report(str(work / "gen-profile"), size_mb=size_mb, seed=seed)
+    tarball = str(work / "profile.tar.xz")
+    make_tarball(report.root, tarball)
+    prof = cProfile.Profile()
+    prof.enable()
+    analyze(tarball)
+    prof.disable()
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(top)
+    print(s.getvalue())
+    shutil.rmtree(report.root)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size-mb", type=float, default=1024,
+                   help="uncompressed size of the generated report (default 1024)")
+    p.add_argument("--workdir", help="scratch directory (default: a temporary one, removed)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=3, help="runs per measurement (best wall)")
+    p.add_argument("--copies", type=int, default=32, help="reports in the fleet case")
+    p.add_argument("--cases", default="1,2,3,4", help="which cases (comma list)")
+    p.add_argument("--no-double", action="store_true",
+                   help="skip the twice-as-big report (RSS-flat check)")
+    p.add_argument("--profile", action="store_true", help="cProfile case 1 and print the top")
+    args = p.parse_args(argv)
+    cases = {c.strip() for c in args.cases.split(",")}
+
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="balloon-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"balloon-oom benchmark: {os.cpu_count()} CPUs, "
+          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
+          f"Python {sys.version.split()[0]}, workdir {work}", flush=True)
+    rows: List[List[str]] = []
+    try:
+        if cases & {"1", "2"}:
+            rss = [case_report(work, args.size_mb, args.seed, args.repeat, rows,
+                               f"{args.size_mb:g} MiB", with_dir="2" in cases)]
+            if not args.no_double and "1" in cases:
+                rss.append(case_report(work, 2 * args.size_mb, args.seed, args.repeat, rows,
+                                       f"{2 * args.size_mb:g} MiB", with_dir=False))
+        if "3" in cases:
+            case_vmcore(work, args.repeat, rows)
+        print()
+        print_table(rows)
+        if cases & {"1", "2"}:
+            flat = "" if len(rss) < 2 else (
+                f"; at twice the size {rss[1]:.0f} MB ({'flat' if rss[1] <= rss[0] * 1.1 else 'GROWS'})")
+            print(f"\npeak RSS at {args.size_mb:g} MiB: {rss[0]:.0f} MB (goal <= "
+                  f"{GOALS['rss_mb']} MB){flat}")
+        if "4" in cases:
+            print()
+            case_fleet(work, args.copies, args.repeat)
+        if args.profile:
+            print("\ncProfile, case 1 (in-process, top by own time):")
+            profile_case(work, args.size_mb, args.seed)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
