@@ -209,6 +209,8 @@ def run_local(paths: Sequence[str], options: FleetOptions, jobs: Optional[int] =
     pending = list(range(len(paths)))
     breaks = 0
     ctx = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has the analyzer imported already.
+    ctx.set_forkserver_preload(["balloon_oom.analysis", "balloon_oom.render.json_out"])
     while pending:
         solo = breaks >= 2
         batch = pending[:1] if solo else pending
