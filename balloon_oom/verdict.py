@@ -224,6 +224,17 @@ def balloon_at_oom(ev: OomEvent, analysis: Analysis, last: bool) -> Optional[_Si
             return found
     accountings = _accountings(analysis)
     collected = _collection_size(ev, analysis)
+    if Accounting.UNKNOWN in accountings and Accounting.MEMTOTAL_REDUCED not in accountings:
+        # How the driver accounts is not known: pages reserved growing since boot
+        # is what a MemTotal-reducing balloon does, and nothing else routinely does.
+        delta = _reserved_delta(ev, analysis)
+        if delta is not None and delta.bytes is not None and delta.bytes > GAP_NOISE_BYTES:
+            delta.confidence = "medium"
+            delta.arithmetic.append(
+                "the balloon's accounting is unknown; pages reserved grew by "
+                f"{_mib(delta.bytes)} since boot, which is what a MemTotal-reducing balloon "
+                "does: taken as the balloon's size")
+            return delta
     if Accounting.MEMTOTAL_REDUCED in accountings:
         delta = _reserved_delta(ev, analysis)
         if delta is not None and delta.bytes is not None:
@@ -231,7 +242,7 @@ def balloon_at_oom(ev: OomEvent, analysis: Analysis, last: bool) -> Optional[_Si
                 delta.arithmetic.append(
                     f"cross-check: {collected.basis} = {_mib(collected.bytes)}")
             return delta
-    if Accounting.COUNTED_AS_USED in accountings or not analysis.balloons:
+    if accountings & {Accounting.COUNTED_AS_USED, Accounting.UNKNOWN} or not analysis.balloons:
         gap = _unaccounted_gap(ev, analysis)
         if gap is not None and gap.bytes is not None:
             if gap.bytes <= GAP_NOISE_BYTES:

@@ -201,3 +201,23 @@ def test_collection_time_only_states_the_time_gap():
     assert v.balloon_basis == "balloon state at collection time"
     assert v.confidence == "medium"
     assert any("collected 400 s after the OOM" in line for line in v.arithmetic)
+
+
+def _unknown_hv(inflated):
+    return Balloon(Driver.HYPERV, None, inflated_bytes=inflated, accounting=Accounting.UNKNOWN)
+
+
+def test_unknown_accounting_uses_reserved_growth_when_it_shows():
+    ev = _event(reserved_extra=262144, anon=700_000)  # 1 GiB left the managed pages since boot
+    v = judge_event(ev, _analysis([_unknown_hv(GIB)], [ev]), Thresholds())
+    assert (v.verdict, v.confidence, v.balloon_bytes_at_oom) == ("contributed", "medium", GIB)
+    assert any("accounting is unknown" in a for a in v.arithmetic)
+
+
+def test_unknown_accounting_without_reserved_growth_falls_back_to_the_gap():
+    ev = _event(reserved_extra=0)
+    v = judge_event(ev, _analysis([_unknown_hv(0)], [ev]), Thresholds())
+    # ~3.9 GiB unaccounted here, but the balloon as collected was empty: min() = 0
+    assert v.balloon_basis == "unaccounted gap, bounded by the balloon as collected"
+    assert (v.verdict, v.balloon_bytes_at_oom, v.balloon_upper_bound) == (
+        "not-contributed", 0, False)
