@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 
 from balloon_oom.errors import ParseError
 from balloon_oom.model import Evidence
+from balloon_oom.parsers.rows import colon_rows
 
 __all__ = ["HvBalloon", "STATE_NAMES", "parse_hv_balloon"]
 
@@ -95,17 +96,9 @@ def parse_hv_balloon(text: str, path: str) -> HvBalloon:
     """Parse the hv-balloon debugfs file (upstream and Virtuozzo-doc spellings)."""
     result = HvBalloon()
     rows = 0
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
-        body = line.split("//", 1)[0].strip()
-        if not body:
-            continue
-        if ":" not in body:
-            raise ParseError(path, lineno, f"not a 'name: value' row: {body!r}")
-        name, _, value = body.partition(":")
-        key = name.strip()
-        value = value.strip()
-        ev = Evidence(path, line=lineno, text=line.strip())
+    for row in colon_rows(text, path, comment="//"):
+        lineno, key, value = row.lineno, row.key, row.value
+        ev = Evidence(path, line=lineno, text=row.text)
         rows += 1
         if key in _INT_KEYS:
             if not (value.isascii() and value.isdigit()):

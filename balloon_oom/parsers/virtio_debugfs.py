@@ -28,6 +28,7 @@ from typing import Dict, Optional
 
 from balloon_oom.errors import ParseError
 from balloon_oom.model import Evidence
+from balloon_oom.parsers.rows import colon_rows
 
 __all__ = ["VirtioDebugfs", "parse_virtio_debugfs"]
 
@@ -74,14 +75,8 @@ def parse_virtio_debugfs(text: str, path: str) -> VirtioDebugfs:
     """Parse the virtio-balloon debugfs file (Virtuozzo, V6 and V1–V4 shapes)."""
     result = VirtioDebugfs()
     rows = 0
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r").strip()
-        if not line:
-            continue
-        if ":" not in line:
-            raise ParseError(path, lineno, f"not a 'name: value' row: {line!r}")
-        name, _, value = line.partition(":")
-        key, value = name.strip(), value.strip()
+    for row in colon_rows(text, path):
+        lineno, key, value, line = row.lineno, row.key, row.value, row.text
         ev = Evidence(path, line=lineno, text=line)
         rows += 1
         attr = {"InflatedTotal": "inflated_total_kb", "InflatedFree": "inflated_free_kb", "inflated": "inflated_v6_kb"}.get(

@@ -30,6 +30,7 @@ from typing import Dict, Optional
 
 from balloon_oom.errors import ParseError
 from balloon_oom.model import Evidence
+from balloon_oom.parsers.rows import colon_rows
 
 __all__ = ["XenProcBalloon", "XenValue", "parse_proc_xen_balloon", "parse_xen_value"]
 
@@ -95,14 +96,8 @@ def parse_proc_xen_balloon(text: str, path: str) -> XenProcBalloon:
     """Parse the old ``/proc/xen/balloon`` (every known layout)."""
     result = XenProcBalloon()
     rows = 0
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r").strip()
-        if not line:
-            continue
-        if ":" not in line:
-            raise ParseError(path, lineno, f"not a 'name: value' row: {line!r}")
-        name, _, value = line.partition(":")
-        key, value = name.strip(), value.strip()
+    for row in colon_rows(text, path):
+        lineno, key, value, line = row.lineno, row.key, row.value, row.text
         ev = Evidence(path, line=lineno, text=line)
         rows += 1
         if key in _PROC_KEYS:
