@@ -394,3 +394,57 @@ def test_same_report_and_balloons_as_on_sos_40(name, tmp_path, latest_install):
     # the whole analysis but where the report is and when it was made (date --utc)
     differing = [key for key in old if old[key] != new.get(key)]
     assert sorted(differing) in (["collected_at", "source"], ["source"]), differing
+
+
+# ----------------------------------------------------------------- what 4.9.1 needs from us
+
+
+@pytest.mark.sos
+def test_sysroot_alone_is_ignored_on_latest(tmp_path, latest_install):
+    """Without container=oci HOST=ROOT, 4.9.1 collects from / (sos 1b2572fd)."""
+    root = sosroots.build("xen", str(tmp_path / "roots"))
+    tmpdir = os.path.join(str(tmp_path), "sos-tmp")
+    os.makedirs(tmpdir)
+    env = {k: v for k, v in os.environ.items() if k not in ("container", "HOST")}
+    with open(tmp_path / "out.txt", "w") as out:
+        rc = sosrun.run_sos(["report", "--batch", "--build", "--quiet", "--no-report",
+                             "-o", "balloon", "--sysroot", root.path, "--tmp-dir", tmpdir],
+                            env=env, prefix=base._userns_prefix(), output=out, sos=latest_install)
+    assert rc == 0, (tmp_path / "out.txt").read_text()
+    (report,) = [os.path.join(tmpdir, n) for n in os.listdir(tmpdir) if n.startswith("sosreport-")]
+    with open(os.path.join(report, "sos_reports/manifest.json")) as fobj:
+        assert json.load(fobj)["components"]["report"]["sysroot"] == "/"
+    # the fake Xen guest's balloon is not in it
+    assert not os.path.exists(os.path.join(report, "sys/devices/system/xen_memory/xen_memory0"))
+
+
+#: Asks whether the Debian policy of the sos in PYTHONPATH defines _tmp_dir.
+_HAS_TMP_DIR = ("from sos.policies.distros.debian import DebianPolicy; "
+                "print(hasattr(DebianPolicy, '_tmp_dir'))")
+
+
+@pytest.mark.sos
+def test_container_env_needs_the_runner_fix_on_latest(tmp_path, latest):
+    """sos's own script fails under container=oci HOST=ROOT on Debian; our runner does not.
+
+    sos 4.4-4.9 (_container_init() since 95912b2f) set self._tmp_dir from a
+    class attribute only the Red Hat and SUSE policies have; 4.10 added it
+    to DebianPolicy (e4c50c25).  sosrun.RUNNER supplies it.
+    """
+    env = dict(os.environ, PYTHONPATH=latest.pythonpath)
+    has = subprocess.check_output([soslatest.INTERPRETER, "-c", _HAS_TMP_DIR], env=env,
+                                  universal_newlines=True, cwd="/").strip()
+    if has == "True":  # pragma: no cover - a sos that has the fix
+        pytest.skip("this sos's DebianPolicy has _tmp_dir: nothing to work round")
+    root = sosroots.build("kvm-deflate-on-inflated", str(tmp_path / "roots"))
+    tmpdir = base.tmp_dir_for(root.path, os.path.join(str(tmp_path), "sos-tmp"))
+    args = ["report", "-l", "--batch", "--sysroot", root.path, "--tmp-dir", tmpdir]
+    script = os.path.join(latest.pythonpath, "../../../bin/sos")
+    env.update(container="oci", HOST=root.path)
+    proc = subprocess.run([*base._userns_prefix(), soslatest.INTERPRETER, script, *args],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=300, cwd="/")
+    assert proc.returncode == 1
+    assert "'DebianPolicy' object has no attribute '_tmp_dir'" in proc.stdout
+    listed, text = _list_plugins(root.path, str(tmp_path), sosrun.find_sos(latest.pythonpath))
+    assert listed["balloon"] == "enabled", text
