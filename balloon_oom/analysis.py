@@ -222,9 +222,17 @@ def build(collected: Collected, source: Source,
     return analysis
 
 
+#: Longest warning kept: a parser quotes the line it refused, and a hostile
+#: file's line can be megabytes (8 MiB of NULs quoted as 32 MiB of ``\\x00``).
+MAX_WARNING_CHARS = 500
+
+
 def _dedupe(items: Iterable[str]) -> List[str]:
+    """Warnings once each, in order, each cut to :data:`MAX_WARNING_CHARS`."""
     seen, out = set(), []
     for item in items:
+        if len(item) > MAX_WARNING_CHARS:
+            item = item[:MAX_WARNING_CHARS] + f"... ({len(item)} characters, cut)"
         if item not in seen:
             seen.add(item)
             out.append(item)
