@@ -16,6 +16,21 @@ run on the sos that :mod:`tests.soslatest` fetches once (Debian trixie's
 
 sos >= 4.7 ignores ``--sysroot``; the runs set ``container=oci HOST=ROOT``
 (sos-facts §3).  Nothing of sos is mocked.
+
+What differs from 4.0 (each difference has a test here):
+
+* ``--sysroot`` alone collects from ``/`` (sos 1b2572fd);
+* under ``container=oci HOST=ROOT`` on a Debian host, sos 4.4-4.9 stop with
+  "'DebianPolicy' object has no attribute '_tmp_dir'" (fixed in 4.10 by
+  e4c50c25): ``sosrun.RUNNER`` supplies the attribute;
+* under that env ``--tmp-dir`` is taken inside ``$HOST``
+  (``test_sos_plugin.tmp_dir_for`` links it back);
+* the ``files`` triggers are looked for in the sysroot, so ``-l`` shows
+  ``balloon`` enabled only for a root that has a balloon;
+* ``copy_strings`` entries are ``(content, "sos_strings/balloon/NAME", tags)``;
+* plugin options are the class's PluginOpt objects, shared by instances;
+* a dangling symbolic link is stored as a link (4.0 leaves it out);
+* ``version.txt`` holds only ``sos report: 4.9.1``.
 """
 
 from __future__ import annotations
