@@ -270,6 +270,12 @@ TAR_SUFFIXES = (".tar", ".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2
 
 
 def looks_like_tarball(path: Path) -> bool:
+    """A regular file named or starting like a (compressed) tarball.
+
+    Never a FIFO or device, whatever its name: opening a FIFO blocks forever.
+    """
+    if not Path(path).is_file():
+        return False
     name = Path(path).name
     if name.endswith(TAR_SUFFIXES):
         return True
