@@ -62,8 +62,12 @@ def _cmd_analyze(args) -> int:
     else:
         sys.stdout.write(table.render(analysis, explain=args.explain))
     if args.html:
-        with open(args.html, "w", encoding="utf-8") as f:
-            f.write(html.render(analysis))
+        try:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(html.render(analysis))
+        except OSError as exc:
+            raise BalloonOomError(f"{args.html}: cannot write the HTML page "
+                                  f"({exc.strerror or exc})") from None
     return 0
 
 
@@ -94,8 +98,15 @@ def _cmd_features(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse prints the whole usage first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="balloon-oom",
         description="Did the hypervisor's memory balloon take the memory this guest ran out of?")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
