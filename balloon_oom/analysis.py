@@ -20,18 +20,15 @@ from .errors import InputError
 from .memory import memory_figures
 from .model import (Analysis, BootMemory, Disagreement, MemoryFigures, OomEvent,
                     Source, SourceKind, VmcoreInfo)
-from .parsers.kernel_log import KernelLogScanner, LogScan, event_key
+from .parsers.kernel_log import KernelLogScanner, LogScan, event_key, scan_stream
 from .readers import layout
 from .readers.files import ReportFiles
-from .readers.members import (Member, iter_directory, iter_lines, iter_tarball,
+from .readers.members import (MAX_LINE_BYTES, Member, iter_directory, iter_tarball,
                               looks_like_tarball, read_capped)
 from .verdict import Thresholds, judge
 
 def _scan_stream(path: str, stream) -> LogScan:
-    scanner = KernelLogScanner(path)
-    for line in iter_lines(stream):
-        scanner.feed(line)
-    return scanner.close()
+    return scan_stream(stream, path, max_line=MAX_LINE_BYTES)
 
 
 def _scan_lines(path: str, lines: Iterable[str]) -> LogScan:

@@ -16,6 +16,7 @@ APT_PACKAGES=(
   xz-utils zstd                      # sosreport tarballs
   chromium                           # renders the --html page in a test
   util-linux                         # unshare, for sos as non-root
+  strace                             # proves the analyzer creates no file (hostile-input tests)
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

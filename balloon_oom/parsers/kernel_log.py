@@ -16,10 +16,11 @@ by line, in constant memory per event whatever the log's size.
 
 from __future__ import annotations
 
+import io
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import BinaryIO, Dict, Iterable, List, Optional, Tuple, Union
 
 from balloon_oom.model import BootMemory, Evidence, OomEvent, OomVictim, Signature
 from balloon_oom.parsers.logline import decode_line, split_prefix
@@ -38,6 +39,7 @@ __all__ = [
     "event_key",
     "parse_boot_memory",
     "scan_log",
+    "scan_stream",
 ]
 
 #: Signatures kept per kind (the rest are only counted).
@@ -251,10 +253,143 @@ class KernelLogScanner:
                             evidence=self._evidence(lineno, raw), timestamp=monotonic))
                     return
 
+    def skip(self, lines: int) -> None:
+        """Count ``lines`` lines that cannot matter (see :func:`scan_stream`)."""
+        self.scan.lines += lines
+
+    @property
+    def in_report(self) -> bool:
+        """An OOM report is open: every following line matters until it ends."""
+        return self._report is not None
+
+    def note_timestamp(self, line: Union[bytes, str]) -> bool:
+        """Track ``last_monotonic`` from a line that is not fed; True if it had one."""
+        ll = split_prefix(decode_line(line))
+        if ll.monotonic is not None:
+            self.scan.last_monotonic = ll.monotonic
+            return True
+        return False
+
     def close(self) -> LogScan:
         """End of input: a report still open is kept with ``complete=False``."""
         self._end_report(complete=False)
         return self.scan
+
+
+#: Substrings at least one of which is in every line :meth:`KernelLogScanner.feed`
+#: acts on while no OOM report is open (``invoked oom-killer``, ``oom_reaper``,
+#: ``memory.oom.group``, kill lines, boot banners, balloon driver messages).
+ALWAYS_NEEDLES = (b"oom", b"Killed process", b"alloon", b"Linux version", b"virtio_mem",
+                  b"ynamic", b"hot add")
+#: Boot facts (``Memory:``, ``Freeing … memory``, ``Hypervisor detected``) only
+#: come right after a boot banner: looked for in the first :data:`BOOT_WINDOW`
+#: bytes of the log and after every ``Linux version`` line.
+BOOT_NEEDLES = (b"Memory: ", b"Freeing ", b"Hypervisor detected")
+BOOT_WINDOW = 8 * 1024 * 1024
+_BLOCK = 1024 * 1024
+
+
+def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: int,
+                max_line: int) -> int:
+    """Feed the lines of ``block`` (whole ``\\n``-terminated lines) that can
+    matter; count the others.  ``base`` is the stream offset of ``block``;
+    returns the new end of the boot window."""
+    pos = 0
+    end = len(block)
+    nexts = {n: block.find(n) for n in ALWAYS_NEEDLES}
+    boot_nexts = {n: block.find(n) for n in BOOT_NEEDLES}
+    while pos < end:
+        if not scanner.in_report:
+            hits = [i for i in nexts.values() if i >= 0]
+            if base + pos < boot_until:
+                hits += [i for i in boot_nexts.values() if 0 <= i < boot_until - base]
+            if not hits:
+                scanner.skip(block.count(b"\n", pos, end))
+                return boot_until
+            start = block.rfind(b"\n", pos, min(hits)) + 1
+            if start > pos:
+                scanner.skip(block.count(b"\n", pos, start))
+                pos = start
+        nl = block.find(b"\n", pos)
+        line = block[pos:nl]
+        if b"Linux version" in line:
+            boot_until = max(boot_until, base + nl + BOOT_WINDOW)
+        scanner.feed(line[:max_line])
+        pos = nl + 1
+        for table in (nexts, boot_nexts):
+            for n, i in table.items():
+                if 0 <= i < pos:
+                    table[n] = block.find(n, pos)
+    return boot_until
+
+
+def scan_stream(stream: BinaryIO, source: str, max_line: int = 64 * 1024) -> LogScan:
+    """Scan a binary stream, parsing only the lines that can matter.
+
+    The same events, boot facts and line numbers as :func:`scan_log` over
+    the stream's lines, much faster: each 1 MiB block is searched for
+    :data:`ALWAYS_NEEDLES` (and, near a boot, :data:`BOOT_NEEDLES`) with
+    ``bytes.find``; only the lines holding one, and every line of an open OOM
+    report, are parsed; the others are only counted.  A block with NUL
+    bytes or a lone CR is fed line by line; a line longer than ``max_line``
+    is cut, as :func:`balloon_oom.readers.members.iter_lines` does.
+    """
+    from balloon_oom.readers.members import iter_lines
+
+    scanner = KernelLogScanner(source)
+    tail = b""
+    offset = 0
+    boot_until = BOOT_WINDOW
+    while True:
+        chunk = stream.read(_BLOCK)
+        if not chunk:
+            break
+        data = tail + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) > max_line:  # a line longer than a block: the exact slow path
+                for line in iter_lines(_Chained(data, stream), max_line):
+                    scanner.feed(line)
+                return scanner.close()
+            tail = data
+            continue
+        block, tail = data[:cut + 1], data[cut + 1:]
+        if b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
+            for line in iter_lines(io.BytesIO(block), max_line):
+                scanner.feed(line)
+        else:
+            boot_until = _feed_block(scanner, block, offset, boot_until, max_line)
+        _last_timestamp(scanner, block, max_line)
+        offset += len(block)
+    if tail:
+        for line in iter_lines(io.BytesIO(tail), max_line):
+            scanner.feed(line)
+    return scanner.close()
+
+
+def _last_timestamp(scanner: KernelLogScanner, block: bytes, max_line: int) -> None:
+    """``last_monotonic`` as the line-by-line scan leaves it: the last line of
+    ``block`` that carries a timestamp (looked for backwards)."""
+    end = len(block) - 1
+    while end > 0:
+        start = block.rfind(b"\n", 0, end) + 1
+        if scanner.note_timestamp(block[start:end][:max_line]):
+            return
+        end = start - 1
+
+
+class _Chained:
+    """``prefix`` then the rest of ``stream``, as one readable stream."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            out, self._prefix = self._prefix, b""
+            return out
+        return self._stream.read(size)
 
 
 def scan_log(lines: Iterable[Union[bytes, str]], source: str) -> LogScan:
