@@ -167,8 +167,10 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
         if val is not None:
             rows.append([name, f"{val:,} pages"])
     if mem.boot is not None:
+        reserved = ("no reserved field" if mem.boot.reserved_kb is None
+                    else f"{mem.boot.reserved_kb:,}K reserved")
         rows.append(["boot Memory:", f"{mem.boot.available_kb:,}K/{mem.boot.total_kb:,}K "
-                                     f"available, {mem.boot.reserved_kb:,}K reserved"])
+                                     f"available, {reserved}"])
     for z in mem.zones:
         if z.present_pages is not None and z.managed_pages is not None:
             rows.append([f"zone {z.node}/{z.zone} present-managed",
