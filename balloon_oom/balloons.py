@@ -47,7 +47,7 @@ from .model import FRAME_BYTES, Accounting, Balloon, BootMemory, Driver, Evidenc
 from .parsers.cmm import parse_cmm_timeout, parse_cmm_value
 from .parsers.hv_balloon import parse_hv_balloon
 from .parsers.virtio_debugfs import parse_virtio_debugfs
-from .parsers.virtio_features import DEFLATE_ON_OOM, parse_device_features, parse_features
+from .parsers.virtio_features import parse_device_features, parse_features
 from .parsers.vmmemctl import capability_names, parse_vmmemctl
 from .parsers.vmware_toolbox import parse_stat_balloon, parse_stat_raw_text
 from .parsers.xen import parse_proc_xen_balloon, parse_xen_value
@@ -67,8 +67,11 @@ XEN_PROC = "proc/xen/balloon"
 S390_CMM = ("proc/sys/vm/cmm_pages", "proc/sys/vm/cmm_timed_pages")
 S390_TIMEOUT = "proc/sys/vm/cmm_timeout"
 PSERIES_DIR = "sys/devices/system/cmm/cmm0"
-TOOLBOX_RESOURCES = "sos_commands/vmware/vmware-toolbox-cmd_stat_raw_text_resources"
-TOOLBOX_BALLOON = "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon"
+#: Our plugin's copy first, then sos's vmware plugin's.
+TOOLBOX_RESOURCES = ("sos_commands/balloon/vmware-toolbox-cmd_stat_raw_text_resources",
+                     "sos_commands/vmware/vmware-toolbox-cmd_stat_raw_text_resources")
+TOOLBOX_BALLOON = ("sos_commands/balloon/vmware-toolbox-cmd_stat_balloon",
+                   "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon")
 DEBUGFS_MARKER = "sos_strings/balloon/debugfs.txt"
 MODULE_LISTS = ("proc/modules", "sos_commands/kernel/lsmod")
 DMI_VENDOR = "sys/class/dmi/id/sys_vendor"
@@ -94,6 +97,15 @@ def _parse(found: Optional[FileText], parser: Callable[[str, str], T], warnings:
     except ParseError as exc:
         warnings.append(str(exc))
         return None
+
+
+def _first(files: ReportFiles, paths: Tuple[str, ...]) -> Optional[FileText]:
+    """The first of ``paths`` the report has."""
+    for path in paths:
+        found = files.get(path)
+        if found is not None:
+            return found
+    return None
 
 
 def _modules(files: ReportFiles) -> Set[str]:
@@ -342,8 +354,8 @@ def _find_vmware(files, memory, modules, warnings) -> List[Balloon]:
         v = _parse(files.get(path), parse_vmmemctl, warnings)
         if v is not None:
             parsed.append((path, v))
-    raw = _parse(files.get(TOOLBOX_RESOURCES), parse_stat_raw_text, warnings)
-    stat_balloon = _parse(files.get(TOOLBOX_BALLOON), parse_stat_balloon, warnings)
+    raw = _parse(_first(files, TOOLBOX_RESOURCES), parse_stat_raw_text, warnings)
+    stat_balloon = _parse(_first(files, TOOLBOX_BALLOON), parse_stat_balloon, warnings)
     loaded = _module_present(files, modules, "vmw_balloon")
     if not parsed and stat_balloon is None and not loaded and (raw is None or raw.ballooned is None):
         return []

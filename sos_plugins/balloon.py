@@ -208,7 +208,7 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
 
         if self._sysroot_which('vmware-toolbox-cmd'):
             self.add_cmd_output([
-                'vmware-toolbox-cmd stat raw text balloon',
+                'vmware-toolbox-cmd stat balloon',
                 'vmware-toolbox-cmd stat raw text resources',
             ])
 

@@ -359,10 +359,15 @@ def _vmware_tools(root: FakeRoot) -> FakeRoot:
     script = (
         "#!/bin/sh\n"
         "# stand-in for open-vm-tools' vmware-toolbox-cmd (test only)\n"
-        'echo "stand-in vmware-toolbox-cmd $*"\n'
+        'case "$*" in\n'
+        '  "stat balloon") echo "512 MB" ;;\n'
+        '  *) echo "stand-in vmware-toolbox-cmd $*" ;;\n'
+        "esac\n"
     )
     root.text("usr/bin/vmware-toolbox-cmd", script,
-              "hand-made stand-in: prints its arguments (test of the command gate only)")
+              "hand-made stand-in: `stat balloon` prints '512 MB' (open-vm-tools' "
+              "'%u MB' shape, the vmware-new balloon's size); anything else echoes its "
+              "arguments")
     os.chmod(os.path.join(root.path, "usr/bin/vmware-toolbox-cmd"), 0o755)
     return root
 

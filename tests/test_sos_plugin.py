@@ -230,7 +230,7 @@ def test_vmware_toolbox_cmd_only_when_present(tmp_path):
     assert not [c for c in without.collect_cmds if "vmware" in c.cmd]
     with_tools = _plugin(sosroots.build("vmware-tools", str(tmp_path)).path)
     assert [c.cmd for c in with_tools.collect_cmds if "vmware" in c.cmd] == [
-        "vmware-toolbox-cmd stat raw text balloon",
+        "vmware-toolbox-cmd stat balloon",
         "vmware-toolbox-cmd stat raw text resources",
     ]
 
@@ -357,7 +357,7 @@ EXPECTED_FILES = {
     "vmware-new": HOSTFACTS | {"sys/kernel/debug/vmmemctl", VMW_PARAM},
     "vmware-old": HOSTFACTS | {"sys/kernel/debug/vmmemctl", VMW_PARAM},
     "vmware-tools": HOSTFACTS | {"sys/kernel/debug/vmmemctl", VMW_PARAM,
-                                 "sos_commands/balloon/vmware-toolbox-cmd_stat_raw_text_balloon",
+                                 "sos_commands/balloon/vmware-toolbox-cmd_stat_balloon",
                                  "sos_commands/balloon/vmware-toolbox-cmd_stat_raw_text_resources"},
     "xen": HOSTFACTS | {f"{XEN0}/{n}" for n in (
         "target_kb", "target", "schedule_delay", "max_schedule_delay", "retry_count",
@@ -426,8 +426,21 @@ def test_vmware_toolbox_cmd_runs_inside_the_root(tmp_path, sos_install):
     root = sosroots.build("vmware-tools", str(tmp_path / "roots"))
     rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
     assert_clean_run(rc, report, output)
-    with open(os.path.join(report, "sos_commands/balloon/vmware-toolbox-cmd_stat_raw_text_balloon")) as f:
-        assert f.read() == "stand-in vmware-toolbox-cmd stat raw text balloon\n"
+    with open(os.path.join(report, "sos_commands/balloon/vmware-toolbox-cmd_stat_balloon")) as f:
+        assert f.read() == "512 MB\n"
+
+
+@pytest.mark.sos
+def test_vmware_toolbox_balloon_size_reaches_the_analyzer(tmp_path, sos_install):
+    root = sosroots.build("vmware-tools", str(tmp_path / "roots"))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
+    assert_clean_run(rc, report, output)
+    proc = analyze(report)
+    assert proc.returncode == 0, proc.stderr
+    (b,) = json.loads(proc.stdout)["balloons"]
+    # vmmemctl (512 MiB current) and `vmware-toolbox-cmd stat balloon` (512 MB) agree
+    assert b["details"]["inflated_bytes_by_basis"]["vmware-toolbox-cmd stat balloon"] == 512 * 2**20
+    assert b["inflated_bytes"] == 512 * 2**20
 
 
 @pytest.mark.sos
