@@ -16,7 +16,12 @@ class ParseError(BalloonOomError):
     'sys/kernel/debug/vmmemctl:3: target is not a number'
     """
 
+    #: A message quoting a refused line is cut here (a line can be megabytes).
+    MAX_MESSAGE = 300
+
     def __init__(self, path: str, line: Optional[int], message: str) -> None:
+        if len(message) > self.MAX_MESSAGE:
+            message = message[:self.MAX_MESSAGE] + "…"
         self.path = path
         self.line = line
         self.message = message

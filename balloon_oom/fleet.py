@@ -523,4 +523,8 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
         stderr.write(render_summary(summary))
     else:
         stdout.write(render_reports_table(rows) + "\n\n" + render_summary(summary))
-    return 0 if summary.analysed else EXIT_NONE_ANALYSED
+    if summary.analysed:
+        return 0
+    why = f": {summary.failures[0][1]}" if summary.failures else ""
+    stderr.write(f"balloon-oom: no report could be analysed{why}\n")
+    return EXIT_NONE_ANALYSED

@@ -71,3 +71,10 @@ def test_live_guest_analysis_runs_here():
     assert doc["memory"]["mem_total_kb"] == int(first[1])
     with open("/proc/sys/kernel/osrelease") as f:
         assert doc["kernel"]["release"] == f.read().strip()
+
+
+def test_directory_without_reports_is_one_line_error(tmp_path):
+    rc, out, err = run("analyze", str(tmp_path))
+    assert rc == 2
+    assert err.count("\n") == 1
+    assert err.startswith(f"balloon-oom: no report could be analysed: {tmp_path}: no sosreport here")
