@@ -287,6 +287,7 @@ ALWAYS_NEEDLES = (b"oom", b"Killed process", b"alloon", b"Linux version", b"virt
 BOOT_NEEDLES = (b"Memory: ", b"Freeing ", b"Hypervisor detected")
 BOOT_WINDOW = 8 * 1024 * 1024
 _BLOCK = 1024 * 1024
+_MONOTONIC_STAMP = re.compile(rb"\[\s*\d+\.\d+\]")
 
 
 def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: int,
@@ -369,7 +370,11 @@ def scan_stream(stream: BinaryIO, source: str, max_line: int = 64 * 1024) -> Log
 
 def _last_timestamp(scanner: KernelLogScanner, block: bytes, max_line: int) -> None:
     """``last_monotonic`` as the line-by-line scan leaves it: the last line of
-    ``block`` that carries a timestamp (looked for backwards)."""
+    ``block`` that carries a timestamp (looked for backwards, only when the
+    block has a ``[ seconds.micros]`` stamp at all: syslog and journal
+    blocks usually have none)."""
+    if _MONOTONIC_STAMP.search(block) is None:
+        return
     end = len(block) - 1
     while end > 0:
         start = block.rfind(b"\n", 0, end) + 1
