@@ -43,7 +43,11 @@ __all__ = [
     "oom_report_lines",
 ]
 
-CAPTURES = Path(os.environ.get("BALLOON_OOM_CAPTURES", "/work/shared/real-captures"))
+_REPO = Path(__file__).resolve().parent.parent
+#: The project's shared/ captures: beside the checkout (as CI lays it out), else /work/shared.
+CAPTURES = Path(os.environ.get("BALLOON_OOM_CAPTURES") or next(
+    (p for p in (_REPO.parent / "shared" / "real-captures", Path("/work/shared/real-captures"))
+     if p.is_dir()), _REPO.parent / "shared" / "real-captures"))
 KVM = CAPTURES / "kvm-6.1"
 OOM_REPORT = KVM / "dmesg-oom-report-deflate-off.txt"
 BOOT_DMESG = KVM / "dmesg-deflate-off.txt"

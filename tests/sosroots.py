@@ -22,11 +22,12 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
+from tests import shared as _shared
 
-CAPTURES = os.environ.get("BALLOON_OOM_CAPTURES", "/work/shared/real-captures")
+CAPTURES = os.environ.get("BALLOON_OOM_CAPTURES", str(_shared.CAPTURES))
 KVM = os.path.join(CAPTURES, "kvm-6.1")
 FIRECRACKER = os.path.join(CAPTURES, "firecracker-6.18")
-SEED_DOC = "/work/shared/docs/seed-balloon-usage-information-visible-by-guest.txt"
+SEED_DOC = str(_shared.DOCS / "seed-balloon-usage-information-visible-by-guest.txt")
 
 VIRTIO_DRV = "sys/bus/virtio/drivers/virtio_balloon"
 #: Used when the build host has no virtio balloon of its own: the slot the

@@ -10,9 +10,10 @@ from balloon_oom.analysis import analyze, merge_events
 from balloon_oom.errors import InputError
 from balloon_oom.parsers.kernel_log import scan_log
 from balloon_oom.render.json_out import document
+from tests import shared as _shared
 
-KVM = Path("/work/shared/real-captures/kvm-6.1")
-FC = Path("/work/shared/real-captures/firecracker-6.18")
+KVM = (_shared.CAPTURES / "kvm-6.1")
+FC = (_shared.CAPTURES / "firecracker-6.18")
 pytestmark = pytest.mark.skipif(not KVM.is_dir(), reason="real captures not present")
 
 

@@ -5,16 +5,15 @@ Firecracker/6.18 files.  VMware, Hyper-V, Xen and CMM cannot run here (TCG, no
 such hypervisor); their cases use samples rendered from the kernel formats.
 """
 
-from pathlib import Path
 
-import pytest
 
 from balloon_oom.balloons import find_balloons, memtotal_gap_kb
 from balloon_oom.memory import memory_figures
 from balloon_oom.model import Accounting, BootMemory, Driver
 from balloon_oom.readers.files import ReportFiles
+from tests import shared as _shared
 
-REAL = Path("/work/shared/real-captures")
+REAL = _shared.CAPTURES
 KVM = REAL / "kvm-6.1"
 DEV = "sys/devices/pci0000:00/0000:00:03.0/virtio0"
 # The 6.1 guest's boot line and its "Freeing … memory" total (dmesg-deflate-*.txt).

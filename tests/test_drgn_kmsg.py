@@ -2,14 +2,14 @@
 """balloon_drgn.kmsg: panic reason from log lines (``kernel_log_lines`` runs on real
 vmcores in tests/test_vmcore_lab.py; the printk ring buffer is not simulated)."""
 
-from pathlib import Path
 
 import pytest
 
 from balloon_drgn.kmsg import panic_info
 from tests.test_drgn_sim import SimKernel, tmpdir_str  # noqa: F401
+from tests import shared as _shared
 
-CAPTURE = Path("/work/shared/real-captures/kvm-6.1/dmesg-deflate-off.txt")
+CAPTURE = (_shared.CAPTURES / "kvm-6.1/dmesg-deflate-off.txt")
 
 
 def sim_with_panic_on_oom(tmpdir, value):

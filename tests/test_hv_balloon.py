@@ -3,20 +3,20 @@ strings) and the Virtuozzo document's example, comments included."""
 
 import doctest
 import re
-from pathlib import Path
 
 import pytest
 
 import balloon_oom.parsers.hv_balloon as hvmod
 from balloon_oom.errors import ParseError
 from balloon_oom.parsers.hv_balloon import parse_hv_balloon
+from tests import shared as _shared
 
 def printf(fmt, *args):
     """C printf: Python's % lacks the ll/l length modifiers, so drop them."""
     return re.sub(r"(%[-#0-9]*)(?:ll|l)([dux])", r"\1\2", fmt) % args
 
 
-SEED = Path("/work/shared/docs/seed-balloon-usage-information-visible-by-guest.txt")
+SEED = (_shared.DOCS / "seed-balloon-usage-information-visible-by-guest.txt")
 
 
 def _upstream(ballooned=262144):

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from balloon_oom.parsers.kernel_log import KernelLogScanner, event_key, scan_log
+from tests import shared as _shared
 
 DATA = Path(__file__).parent / "data" / "oom"
-CAPTURES = Path("/work/shared/real-captures")
+CAPTURES = _shared.CAPTURES
 KVM = CAPTURES / "kvm-6.1"
 REPORT = (KVM / "dmesg-oom-report-deflate-off.txt").read_text().splitlines()
 

@@ -11,8 +11,9 @@ from balloon_oom.model import to_jsonable
 from balloon_oom.parsers import kernel_log
 from balloon_oom.parsers.kernel_log import scan_log, scan_stream
 from balloon_oom.readers.members import iter_lines
+from tests import shared as _shared
 
-KVM = Path("/work/shared/real-captures/kvm-6.1")
+KVM = (_shared.CAPTURES / "kvm-6.1")
 DATA = Path(__file__).parent / "data" / "oom"
 REAL_LOGS = sorted(KVM.glob("dmesg-*.txt")) + sorted(KVM.glob("serial-console-*.log")) + \
     sorted(p for p in DATA.glob("*") if p.name != "PROVENANCE.md")

@@ -1,15 +1,15 @@
 """/proc/meminfo from real guests: QEMU/6.1 (both deflate modes, every phase) and Firecracker/6.18."""
 
 import doctest
-from pathlib import Path
 
 import pytest
 
 import balloon_oom.parsers.meminfo as mi
 from balloon_oom.errors import ParseError
 from balloon_oom.parsers.meminfo import parse_meminfo
+from tests import shared as _shared
 
-REAL = Path("/work/shared/real-captures")
+REAL = _shared.CAPTURES
 
 
 def test_doctests():

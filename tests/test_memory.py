@@ -1,11 +1,11 @@
 """memory_figures() on ReportFiles built from the real captures."""
 
-from pathlib import Path
 
 from balloon_oom.memory import memory_figures
 from balloon_oom.readers.files import ReportFiles
+from tests import shared as _shared
 
-REAL = Path("/work/shared/real-captures")
+REAL = _shared.CAPTURES
 
 
 def test_kvm_deflate_off_after_inflate():

@@ -22,9 +22,10 @@ from balloon_oom.parsers.oom import (
     parse_trigger,
     parse_zone,
 )
+from tests import shared as _shared
 
 DATA = Path(__file__).parent / "data" / "oom"
-KVM = Path("/work/shared/real-captures/kvm-6.1")
+KVM = (_shared.CAPTURES / "kvm-6.1")
 
 
 def build(lines, start=0):

@@ -11,8 +11,9 @@ import balloon_oom.parsers.virtio_features as vf
 from balloon_oom.errors import ParseError
 from balloon_oom.parsers.virtio_features import (
     decode_bits, decode_string, explain_features, parse_device_features, parse_features)
+from tests import shared as _shared
 
-REAL = Path("/work/shared/real-captures")
+REAL = _shared.CAPTURES
 KVM = REAL / "kvm-6.1"
 
 

@@ -1,15 +1,15 @@
 """/proc/vmstat: the QEMU/6.1 balloon excerpts (every phase) and Firecracker/6.18's full file."""
 
 import doctest
-from pathlib import Path
 
 import pytest
 
 import balloon_oom.parsers.vmstat as vs
 from balloon_oom.errors import ParseError
 from balloon_oom.parsers.vmstat import parse_vmstat
+from tests import shared as _shared
 
-KVM = Path("/work/shared/real-captures/kvm-6.1")
+KVM = (_shared.CAPTURES / "kvm-6.1")
 
 
 def test_doctests():
@@ -30,7 +30,7 @@ def test_kvm_phases(mode, phase, inflate, deflate):
 
 
 def test_firecracker_full_file():
-    text = Path("/work/shared/real-captures/firecracker-6.18/proc-vmstat.txt").read_text()
+    text = (_shared.CAPTURES / "firecracker-6.18/proc-vmstat.txt").read_text()
     v = parse_vmstat(text, "proc/vmstat")
     assert v.values["nr_balloon_pages"] == 0 and v.values["balloon_inflate"] == 0
     assert len(v.values) == len([ln for ln in text.splitlines() if ln.strip()])

@@ -1,15 +1,15 @@
 """/proc/zoneinfo from the Firecracker/6.18 guest, plus an older-kernel shape."""
 
 import doctest
-from pathlib import Path
 
 import pytest
 
 import balloon_oom.parsers.zoneinfo as zi
 from balloon_oom.errors import ParseError
 from balloon_oom.parsers.zoneinfo import parse_zoneinfo
+from tests import shared as _shared
 
-FC = Path("/work/shared/real-captures/firecracker-6.18/proc-zoneinfo.txt")
+FC = (_shared.CAPTURES / "firecracker-6.18/proc-zoneinfo.txt")
 
 
 def test_doctests():

@@ -25,10 +25,11 @@ import pytest
 from tests.lab import PHASES, SCENARIOS, ensure_run, kernel_cache
 from tests.lab.guest import parse_replies
 from tests.lab.oomlog import oom_events
+from tests import shared as _shared
 
 PAGE = 4096          # x86-64 PAGE_SIZE; virtio-balloon pages are 4 KiB too
 VIRTIO_BALLOON_F_DEFLATE_ON_OOM = 2
-REAL = Path("/work/shared/real-captures/kvm-6.1")
+REAL = (_shared.CAPTURES / "kvm-6.1")
 
 lab = pytest.mark.lab
 ALL_PHASES = [(s.name, p) for s in SCENARIOS.values() for p in s.phases]
