@@ -160,6 +160,11 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 class DecompressError(OSError):
     """The external decompressor failed (truncated or corrupt data)."""
 
+    def __init__(self, message: str, produced: int) -> None:
+        super().__init__(message)
+        #: Bytes it had decompressed before failing (0: not this format at all).
+        self.produced = produced
+
 
 class _PipeStream(io.RawIOBase):
     """A decompressor's stdout; at its end the exit status is checked, so a
@@ -169,6 +174,7 @@ class _PipeStream(io.RawIOBase):
         super().__init__()
         self._path = path
         self._tool = argv[0]
+        self._produced = 0
         # The tool reads our already-open file on stdin: it never sees (nor
         # opens anything near) the path.
         with open(path, "rb") as compressed:
@@ -188,6 +194,7 @@ class _PipeStream(io.RawIOBase):
         n = self._proc.stdout.readinto(b)
         if not n:
             self._check()
+        self._produced += n or 0
         return n or 0
 
     def _check(self) -> None:
@@ -196,7 +203,7 @@ class _PipeStream(io.RawIOBase):
             err = (self._proc.stderr.read() if self._proc.stderr else b"").decode(
                 "utf-8", "replace").strip().splitlines()
             why = err[-1].rsplit(": ", 1)[-1] if err else f"exit status {rc}"
-            raise DecompressError(f"{self._tool}: {why}")
+            raise DecompressError(f"{self._tool}: {why}", self._produced)
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -271,7 +278,10 @@ def iter_tarball(path: Path) -> Iterator[Member]:
         try:
             tar = tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20)
         except _CORRUPT as exc:
-            raise InputError(f"{path}: not a readable tar archive ({exc})") from None
+            what = ("archive is truncated or corrupt"
+                    if isinstance(exc, DecompressError) and exc.produced else
+                    "not a readable tar archive")
+            raise InputError(f"{path}: {what} ({exc})") from None
         prefix: Optional[str] = None
         first = True
         try:
