@@ -13,7 +13,6 @@ guest with every driver generation cannot run here.
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import tempfile
 from typing import Dict, Iterable, Optional, Tuple, Union

@@ -14,7 +14,7 @@ import pytest
 
 from balloon_oom import cli
 from balloon_oom.analysis import analyze
-from balloon_oom.fleet import (EXIT_NONE_ANALYSED, FleetInput, FleetOptions, FleetSummary,
+from balloon_oom.fleet import (EXIT_NONE_ANALYSED, FleetOptions, FleetSummary,
                                analyze_one, expand_inputs, render_summary, run_fleet, run_local)
 from balloon_oom.render.json_out import document
 from balloon_oom.verdict import Thresholds

@@ -31,7 +31,6 @@ examples per property; ``slow`` runs 10 000 per property::
 
 from __future__ import annotations
 
-import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path

@@ -55,6 +55,7 @@ from tests.test_sos_plugin import (  # noqa: F401
     test_analyzer_reads_the_report,
     test_real_sos_collects_exact_files,
     test_vmmemctl_twice_option_on_the_command_line,
+    test_vmware_toolbox_balloon_size_reaches_the_analyzer,
     test_vmware_toolbox_cmd_runs_inside_the_root,
 )
 

@@ -7,13 +7,9 @@ and, as root, against the real one (then check nothing is left behind).
 
 from __future__ import annotations
 
-import glob
-import io
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 
 import pytest
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .errors import LabUnavailable
-from .kernel import KernelCache, log
+from .kernel import KernelCache
 from .qmp import QMP
 
 __all__ = ["Capture", "Guest", "parse_replies", "qemu_command"]

@@ -14,7 +14,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple, Union
+from typing import Iterable, List, Optional, Tuple
 
 from .errors import LabUnavailable
 from .kernel import KernelCache, cache_root, lab_lock, log

@@ -15,13 +15,12 @@ A run directory ``<cache>/runs/<release>/<scenario>/`` holds::
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from .errors import LabUnavailable
 from .guest import MEM_MIB, Guest

@@ -22,7 +22,7 @@ from typing import Dict
 
 import pytest
 
-from tests.lab import PHASES, SCENARIOS, ensure_run, kernel_cache
+from tests.lab import SCENARIOS, ensure_run, kernel_cache
 from tests.lab.guest import parse_replies
 from tests.lab.oomlog import oom_events
 from tests import shared as _shared
