@@ -281,30 +281,22 @@ def _virtio_balloon(
 
     # Accounting.
     rule_off = "virtio_balloon calls adjust_managed_page_count(-1) per page without DEFLATE_ON_OOM (since v4.3, 997e120843e8)"
-    if features is not None:
-        b.features = features.names
-        b.deflate_on_oom = features.deflate_on_oom
-        b.evidence.append(features.evidence)
-        bit = f"{features.evidence.source}:{features.evidence.line} has bit 2 (DEFLATE_ON_OOM) = {int(features.deflate_on_oom)}"
-        if features.deflate_on_oom:
-            b.accounting = Accounting.COUNTED_AS_USED
-            b.accounting_basis = f"{bit}, so the ballooned pages stay in MemTotal and count as used"
+    for feats, negotiated in ((features, True), (offered, False)):
+        if feats is None:
+            continue
+        b.features = feats.names
+        b.deflate_on_oom = feats.deflate_on_oom
+        b.evidence.append(feats.evidence)
+        if negotiated:
+            src = f"{feats.evidence.source}:{feats.evidence.line} has bit 2 (DEFLATE_ON_OOM) = {int(feats.deflate_on_oom)}"
+            used, reduced = f"{src}, so the ballooned pages stay in MemTotal and count as used", f"{src}; {rule_off}"
         else:
-            b.accounting = Accounting.MEMTOTAL_REDUCED
-            b.accounting_basis = f"{bit}; {rule_off}"
-        return b
-    if offered is not None:
-        b.features = offered.names
-        b.deflate_on_oom = offered.deflate_on_oom
-        b.evidence.append(offered.evidence)
-        b.details["features_source"] = "debugfs device_features (offered by the device, not negotiated)"
-        src = f"{offered.evidence.source} (bits the device offers; virtio_balloon's feature table accepts DEFLATE_ON_OOM)"
-        if offered.deflate_on_oom:
-            b.accounting = Accounting.COUNTED_AS_USED
-            b.accounting_basis = f"{src} lists bit 2 (DEFLATE_ON_OOM), so ballooned pages count as used"
-        else:
-            b.accounting = Accounting.MEMTOTAL_REDUCED
-            b.accounting_basis = f"{src} lacks bit 2 (DEFLATE_ON_OOM); {rule_off}"
+            b.details["features_source"] = "debugfs device_features (offered by the device, not negotiated)"
+            src = f"{feats.evidence.source} (bits the device offers; virtio_balloon's feature table accepts DEFLATE_ON_OOM)"
+            used = f"{src} lists bit 2 (DEFLATE_ON_OOM), so ballooned pages count as used"
+            reduced = f"{src} lacks bit 2 (DEFLATE_ON_OOM); {rule_off}"
+        b.accounting = Accounting.COUNTED_AS_USED if feats.deflate_on_oom else Accounting.MEMTOTAL_REDUCED
+        b.accounting_basis = used if feats.deflate_on_oom else reduced
         return b
     if vz is not None and vz.memtotal_reduced is not None:
         b.deflate_on_oom = not vz.memtotal_reduced
