@@ -115,3 +115,23 @@ def test_report_without_logs_warns(tmp_path):
     a = analyze(str(tree))
     assert a.verdict == "no-oom"
     assert any(w.startswith("no kernel log found") for w in a.warnings)
+
+
+def test_sources_that_disagree_are_reported(tmp_path):
+    """vmmemctl says 512 MiB; vmstat events say 100 MiB: both shown, table and JSON."""
+    import shutil
+    from balloon_oom.render import table
+
+    tree = tmp_path / "r"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "samples" / "vmware-new", tree,
+                    symlinks=True)
+    (tree / "proc").mkdir(exist_ok=True)
+    (tree / "proc/vmstat").write_text("nr_free_pages 1000\nballoon_inflate 25600\n"
+                                      "balloon_deflate 0\nballoon_migrate 0\n")
+    a = analyze(str(tree))
+    (d,) = a.disagreements
+    assert d.what == "vmw_balloon vmmemctl inflated bytes"
+    assert sorted(v for v in d.values.values()) == [25600 * 4096, 512 * 2**20]
+    text = table.render(a)
+    assert "Sources disagree" in text and "100.0 MiB" in text and "512.0 MiB" in text
+    assert document(a)["disagreements"][0]["values"] == d.values
