@@ -82,3 +82,9 @@ def test_decode_crlf_nul_and_bad_utf8():
 def test_decode_caps_a_huge_line():
     line = b"[ 1.5] " + b"A" * (50 * 1024 * 1024) + b"\n"
     assert len(decode_line(line)) == MAX_LINE_BYTES
+
+
+def test_nul_run_longer_than_the_cut_does_not_hide_the_message():
+    from balloon_oom.parsers.logline import MAX_LINE_BYTES, decode_line
+    line = b"\x00" * (MAX_LINE_BYTES + 100) + b"[    8.352026] hog invoked oom-killer: order=0"
+    assert decode_line(line) == "[    8.352026] hog invoked oom-killer: order=0"

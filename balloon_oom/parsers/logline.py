@@ -63,12 +63,15 @@ def decode_line(line: Union[bytes, str], limit: int = MAX_LINE_BYTES) -> str:
     >>> decode_line(b"[ 1.0] caf\\xe9\\x00 ok\\r\\n")
     '[ 1.0] caf\\ufffd ok'
     """
+    # NULs go before the cut, so a run of them cannot hide the message after it.
     if isinstance(line, bytes):
+        if b"\x00" in line:
+            line = line.replace(b"\x00", b"")
         text = line[:limit].decode("utf-8", errors="replace")
     else:
+        if "\x00" in line:
+            line = line.replace("\x00", "")
         text = line[:limit]
-    if "\x00" in text:
-        text = text.replace("\x00", "")
     return text.rstrip("\r\n")
 
 
