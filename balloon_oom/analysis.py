@@ -214,6 +214,11 @@ def build(collected: Collected, source: Source,
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
                         "seen; collect with `sos report -o balloon` or include the kernel plugin")
+    if source.kind == SourceKind.SOSREPORT and not balloons and not any(
+            p.startswith(("sos_commands/balloon/", "sos_strings/balloon/")) for p in files.paths()):
+        warnings.append("this report was made without the balloon sos plugin and holds no balloon "
+                        "file: a balloon it did not collect cannot be seen; collect again with "
+                        "`balloon-oom sos report -o balloon` (debugfs mounted)")
     analysis.disagreements = _disagreements(analysis)
     analysis.warnings = _dedupe(warnings)
     return analysis

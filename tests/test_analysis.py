@@ -135,3 +135,18 @@ def test_sources_that_disagree_are_reported(tmp_path):
     text = table.render(a)
     assert "Sources disagree" in text and "100.0 MiB" in text and "512.0 MiB" in text
     assert document(a)["disagreements"][0]["values"] == d.values
+
+
+def test_report_made_without_the_plugin_and_no_balloon_file_says_so(tmp_path):
+    tree = tmp_path / "r"
+    (tree / "proc").mkdir(parents=True)
+    (tree / "proc/meminfo").write_text((KVM / "meminfo-before-deflate-off.txt").read_text())
+    (tree / "version.txt").write_text("sosreport: 4.0\n")
+    a = analyze(str(tree))
+    assert a.balloons == []
+    assert any(w.startswith("this report was made without the balloon sos plugin")
+               for w in a.warnings)
+    # the same report with the plugin's own files: no such warning
+    (tree / "sos_strings/balloon").mkdir(parents=True)
+    (tree / "sos_strings/balloon/debugfs.txt").write_text("mounted\n")
+    assert not any("without the balloon sos plugin" in w for w in analyze(str(tree)).warnings)
