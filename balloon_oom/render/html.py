@@ -11,7 +11,7 @@ import html
 from typing import Dict, List
 
 from ..model import Analysis
-from .table import PICTURE_PARTS, mib
+from .table import PICTURE_PARTS, mib, when_collected
 
 #: Colour of each memory-picture part.
 COLOURS = {
@@ -106,7 +106,7 @@ def render(analysis: Analysis) -> str:
                        "deflate-on-OOM", "why this accounting"], rows)
                if rows else "<p>No balloon driver found.</p>")
     mem = analysis.memory
-    out.append("<h2>Memory at collection</h2>")
+    out.append(f"<h2>Memory ({_e(when_collected(analysis))})</h2>")
     out.append(_table(["figure", "value"], [
         ["MemTotal", f"{mem.mem_total_kb} kB" if mem.mem_total_kb is not None else None],
         ["MemFree", f"{mem.mem_free_kb} kB" if mem.mem_free_kb is not None else None],

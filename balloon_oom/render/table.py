@@ -27,6 +27,12 @@ PICTURE_PARTS = (
 )
 
 
+def when_collected(analysis: Analysis) -> str:
+    """What "now" means for this source's figures."""
+    return {"vmcore": "when the vmcore was taken", "live": "now"}.get(
+        analysis.source.kind.value, "at collection")
+
+
 def mib(n: Optional[int]) -> str:
     if n is None:
         return "-"
@@ -175,7 +181,7 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
         if z.present_pages is not None and z.managed_pages is not None:
             rows.append([f"zone {z.node}/{z.zone} present-managed",
                          f"{z.present_pages - z.managed_pages:,} pages"])
-    out.append("Memory (at collection)")
+    out.append(f"Memory ({when_collected(analysis)})")
     out.append(tabulate(rows, tablefmt="plain"))
     if explain:
         for key, e in mem.evidence.items():
