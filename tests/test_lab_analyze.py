@@ -1,4 +1,4 @@
-"""`balloon-oom analyze` on the real lab guest: every scenario's tree and vmcores.
+"""`balloon-oom analyze` on the real lab guests: every scenario's tree and vmcores, on each kernel.
 
 The verdict each scenario implies, and OOM events equal to those on the serial
 console (the lab's ground truth, read host-side from QEMU's serial port).
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import ensure_run
+from tests.lab import KERNELS, ensure_run
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.lab
@@ -56,15 +56,17 @@ def _check(doc, run, name):
         assert ev["balloon_bytes_at_oom"] < 16 * 2**20
 
 
+@pytest.mark.parametrize("kernel", list(KERNELS))
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_tree_after_oom(name):
-    run = ensure_run(name)
+def test_tree_after_oom(name, kernel):
+    run = ensure_run(name, kernel=kernel)
     _check(analyze(run.tree("after-oom")), run, name)
 
 
+@pytest.mark.parametrize("kernel", list(KERNELS))
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_vmcore_after_oom(name):
-    run = ensure_run(name)
+def test_vmcore_after_oom(name, kernel):
+    run = ensure_run(name, kernel=kernel)
     doc = analyze(run.vmcore("after-oom"), "--debuginfo", run.vmlinux, "--debuginfo",
                   run.debuginfo_dir)
     assert doc["source"]["kind"] == "vmcore"
@@ -78,8 +80,9 @@ def test_vmcore_after_oom(name):
     assert b["inflated_bytes"] == gt["mem_bytes"] - gt["phases"]["after-oom"]["query-balloon"]["actual"]
 
 
-def test_tree_and_vmcore_agree_on_the_event():
-    run = ensure_run("deflate-off")
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_tree_and_vmcore_agree_on_the_event(kernel):
+    run = ensure_run("deflate-off", kernel=kernel)
     tree = analyze(run.tree("after-oom"))["oom_events"][0]
     core = analyze(run.vmcore("after-oom"), "--debuginfo", run.vmlinux, "--debuginfo",
                    run.debuginfo_dir)["oom_events"][0]
@@ -88,8 +91,9 @@ def test_tree_and_vmcore_agree_on_the_event():
         assert tree[key] == core[key], key
 
 
-def test_vmcore_without_vmlinux_debuginfo_is_one_line_error():
-    run = ensure_run("deflate-off")
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_vmcore_without_vmlinux_debuginfo_is_one_line_error(kernel):
+    run = ensure_run("deflate-off", kernel=kernel)
     proc = subprocess.run([sys.executable, "-m", "balloon_oom", "analyze",
                            str(run.vmcore("after-oom")), "--debuginfo", str(run.debuginfo_dir)],
                           cwd=REPO, capture_output=True, text=True)

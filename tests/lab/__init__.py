@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""balloon-oom's real-guest lab: a ballooned Debian 6.1 guest under QEMU/TCG.
+"""balloon-oom's real-guest lab: a ballooned Debian guest under QEMU/TCG.
+
+Two real kernel generations (:data:`KERNELS`): Debian 12's 6.1 (the default)
+and Debian 13's 6.12; ``ensure_run(scenario, kernel="6.12")`` picks one.
 
 It produces real captures for other tests: sosreport-shaped trees of the
 guest's /proc and /sys before and after inflating the virtio balloon and
@@ -22,10 +25,12 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from .errors import LabUnavailable
-from .kernel import KernelCache, cache_root, kernel_cache, lab_lock, log
+from .kernel import DEFAULT_KERNEL, KERNELS, KernelCache, cache_root, kernel_cache, lab_lock, log
 from .scenarios import LAB_VERSION, PHASES, SCENARIOS, Scenario, run_scenario
 
 __all__ = [
+    "DEFAULT_KERNEL",
+    "KERNELS",
     "LAB_VERSION",
     "LabUnavailable",
     "KernelCache",
@@ -88,14 +93,15 @@ def run_dir(scenario: str, kc: Optional[KernelCache] = None) -> Path:
     return cache_root() / "runs" / kc.release / scenario
 
 
-def ensure_run(scenario: str, force: bool = False) -> Run:
-    """The completed run of ``scenario``, running it first if needed (or ``force``).
+def ensure_run(scenario: str, force: bool = False, kernel: Optional[str] = None) -> Run:
+    """The completed run of ``scenario`` on ``kernel``, running it first if needed (or ``force``).
 
+    ``kernel``: a :data:`KERNELS` name, ``"6.1"`` (the default) or ``"6.12"``.
     Raises :class:`LabUnavailable` when QEMU, apt or the guest fail.
     """
     if scenario not in SCENARIOS:
         raise KeyError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
-    kc = kernel_cache()
+    kc = kernel_cache(kernel=kernel)
     final = run_dir(scenario, kc)
     done = final / "done"
     if not force and done.exists() and done.read_text().strip() == LAB_VERSION:

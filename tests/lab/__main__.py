@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from . import SCENARIOS, LabUnavailable, ensure_run, kernel_cache, run_dir
+from . import DEFAULT_KERNEL, KERNELS, SCENARIOS, LabUnavailable, ensure_run, kernel_cache, run_dir
 from .guest import qemu_command
 from .initramfs import ensure_initramfs
 
 
-def _shell(deflate_on_oom: bool) -> int:
+def _shell(deflate_on_oom: bool, kernel: str) -> int:
     """Boot the guest with ttyS0 on stdio for a human."""
-    kc = kernel_cache()
+    kc = kernel_cache(kernel=kernel)
     initrd = ensure_initramfs(kc)
     sock_dir = Path(tempfile.mkdtemp(prefix="balloon-lab-"))
     cmd = qemu_command(kc, initrd, sock_dir, sock_dir, deflate_on_oom, serial="mon:stdio",
@@ -46,6 +46,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub.add_parser("kernel", help="fetch (once) and print the cached kernel's files")
     shell = sub.add_parser("shell", help="boot the guest with its console on stdio")
     shell.add_argument("--deflate-on-oom", action="store_true")
+    for p in (run, path, sub.choices["kernel"], shell):
+        p.add_argument("--kernel", choices=sorted(KERNELS), default=DEFAULT_KERNEL,
+                       help=f"kernel generation (default {DEFAULT_KERNEL})")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "list":
@@ -55,16 +58,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             names = list(SCENARIOS) if "all" in args.scenario else args.scenario
             for name in names:
                 t = time.monotonic()
-                r = ensure_run(name, force=args.force)
+                r = ensure_run(name, force=args.force, kernel=args.kernel)
                 print(f"{name}\t{r.dir}\t{time.monotonic() - t:.1f}s")
         elif args.cmd == "path":
-            print(run_dir(args.scenario))
+            print(run_dir(args.scenario, kernel_cache(kernel=args.kernel)))
         elif args.cmd == "kernel":
-            kc = kernel_cache()
+            kc = kernel_cache(kernel=args.kernel)
             print(f"release {kc.release} ({kc.version})\nvmlinuz {kc.vmlinuz}\n"
                   f"vmlinux {kc.vmlinux}\ndebuginfo {kc.debuginfo_dir}")
         elif args.cmd == "shell":
-            return _shell(args.deflate_on_oom)
+            return _shell(args.deflate_on_oom, args.kernel)
     except LabUnavailable as e:
         print(f"lab unavailable: {e}", file=sys.stderr)
         return 2

@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The cached Debian guest kernel: image, modules and debug info.
+"""The cached Debian guest kernels: image, modules and debug info.
 
-Fetched once with apt into ``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/kernels/<release>/``::
+Two generations (:data:`KERNELS`): ``"6.1"`` (Debian 12 bookworm, the default,
+fetched with the system's apt) and ``"6.12"`` (Debian 13 trixie, fetched with a
+private apt configuration under ``<cache>/apt-trixie/`` that leaves the
+system's apt setup alone). Each is fetched once into
+``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/kernels/<release>/``::
 
     boot/vmlinuz-<release>, boot/config-<release>
     lib/modules/<release>/kernel/.../<module>.ko        (only the modules the lab loads)
@@ -11,13 +15,21 @@ Fetched once with apt into ``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/kernels/
 
 The Debian image package ships no ``modules.dep`` (``depmod`` runs at install
 time), so dependencies come from each module's ``.modinfo`` ``depends=`` field,
-which is what ``depmod`` itself reads for them.
+which is what ``depmod`` itself reads for them. What the package holds is
+probed, not assumed from the version: modules under ``lib/modules`` (bookworm)
+or ``usr/lib/modules`` (trixie's merged /usr), plain ``.ko`` or compressed
+(trixie: ``CONFIG_MODULE_COMPRESS_XZ``, ``.ko.xz``; written decompressed here,
+since busybox ``insmod`` passes the file as is to ``init_module``), and a
+wanted module listed in ``modules.builtin`` is built in (trixie builds
+``virtio_pci`` in), so there is nothing to load for it.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
+import lzma
 import os
 import re
 import shutil
@@ -35,8 +47,11 @@ from .errors import LabUnavailable
 
 __all__ = [
     "BALLOON_MODULES",
+    "DEFAULT_KERNEL",
     "GUEST_MODULES",
+    "KERNELS",
     "KernelCache",
+    "KernelSpec",
     "cache_root",
     "kernel_cache",
     "lab_lock",
@@ -53,7 +68,42 @@ GUEST_MODULES = ("qemu_fw_cfg", "virtio_pci", "virtio_balloon")
 # module file for it exists only on kernels that build it as a module.
 BALLOON_MODULES = ("virtio_balloon", "hv_balloon", "vmw_balloon", "xen_balloon", "xen-balloon")
 
-_ABI_RE = re.compile(r"^linux-image-(6\.1\.0-(\d+)-amd64)-dbg\b")
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel generation the lab can boot: a Debian suite's amd64 flavour.
+
+    ``release_re`` matches a release of this generation; its one group is the
+    number that orders releases (the ABI for 6.1, the stable patch level for 6.12).
+    ``system_apt``: fetched with the host's own apt sources (the host is bookworm);
+    otherwise with a private apt configuration for ``suite``.
+    """
+
+    name: str
+    suite: str
+    release_re: str
+    system_apt: bool
+
+    def matches(self, release: str) -> bool:
+        """
+        >>> KERNELS["6.12"].matches("6.12.117+deb13-amd64"), KERNELS["6.1"].matches("6.12.117+deb13-amd64")
+        (True, False)
+        """
+        return re.fullmatch(self.release_re, release) is not None
+
+    def order(self, release: str) -> int:
+        m = re.fullmatch(self.release_re, release)
+        return int(m.group(1)) if m else -1
+
+
+#: The kernels of the lab, by name; :data:`DEFAULT_KERNEL` is used when none is named.
+KERNELS: Dict[str, KernelSpec] = {k.name: k for k in (
+    KernelSpec("6.1", "bookworm", r"6\.1\.0-(\d+)-amd64", system_apt=True),
+    KernelSpec("6.12", "trixie", r"6\.12\.(\d+)\+deb13-amd64", system_apt=False),
+)}
+DEFAULT_KERNEL = "6.1"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 
 def cache_root() -> Path:
@@ -151,8 +201,13 @@ class KernelCache:
 
     @property
     def release(self) -> str:
-        """e.g. ``"6.1.0-56-amd64"``."""
+        """e.g. ``"6.1.0-56-amd64"``, ``"6.12.117+deb13-amd64"``."""
         return self.info["release"]
+
+    @property
+    def name(self) -> str:
+        """The :data:`KERNELS` name of this release (``"6.1"``, ``"6.12"``)."""
+        return spec_of(self.release).name
 
     @property
     def version(self) -> str:
@@ -183,8 +238,13 @@ class KernelCache:
 
     @property
     def guest_modules(self) -> List[str]:
-        """Module names in insmod order."""
+        """Module names in insmod order (built-in ones are not in it)."""
         return list(self.info["load_order"])
+
+    @property
+    def builtin_modules(self) -> List[str]:
+        """Wanted modules the kernel has built in (e.g. ``virtio_pci`` on 6.12)."""
+        return list(self.info.get("builtin", []))
 
     def module(self, name: str) -> Path:
         """Path of the (stripped, loadable) ``.ko`` of module ``name``."""
@@ -212,24 +272,68 @@ def _run(cmd: Sequence[str], **kw) -> subprocess.CompletedProcess:
         raise LabUnavailable(f"{' '.join(cmd)} failed ({e.returncode}): {e.stderr.strip()[-500:]}") from e
 
 
-def newest_available_release() -> str:
-    """The newest ``6.1.0-N-amd64`` release apt offers with a ``-dbg`` package."""
-    out = _run(["apt-cache", "search", "--names-only", r"^linux-image-6\.1\.0-[0-9]+-amd64-dbg$"]).stdout
-    found = [(int(m.group(2)), m.group(1)) for m in map(_ABI_RE.match, out.splitlines()) if m]
+def spec_of(release: str) -> KernelSpec:
+    """The :class:`KernelSpec` a release belongs to (``LabUnavailable`` if none)."""
+    for spec in KERNELS.values():
+        if spec.matches(release):
+            return spec
+    raise LabUnavailable(f"release {release!r} is none of the lab's kernels "
+                         f"({', '.join(KERNELS)})")
+
+
+def apt_options(spec: KernelSpec) -> List[str]:
+    """``apt-get``/``apt-cache`` options for ``spec``'s suite.
+
+    None for the host's suite; else a private source list, package lists and
+    cache under ``<cache>/apt-<suite>/`` (the system's apt setup is untouched),
+    whose lists are fetched (``apt-get update``) the first time.
+    """
+    if spec.system_apt:
+        return []
+    base = cache_root() / f"apt-{spec.suite}"
+    (base / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (base / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    mirror = os.environ.get("BALLOON_OOM_DEBIAN_MIRROR", DEBIAN_MIRROR)
+    sources = base / "sources.list"
+    line = f"deb {mirror} {spec.suite} main\n"
+    if not sources.exists() or sources.read_text() != line:
+        sources.write_text(line)
+    opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
+            "-o", f"Dir::State::Lists={base / 'lists'}", "-o", f"Dir::Cache={base / 'cache'}"]
+    if not any((base / "lists").glob("*_Packages*")):
+        log(f"apt-get update ({spec.suite}, private lists in {base})")
+        _run(["apt-get", *opts, "update"])
+    return opts
+
+
+def newest_available_release(spec: KernelSpec) -> str:
+    """The newest release of ``spec`` that apt offers with a ``-dbg`` package."""
+    opts = apt_options(spec)
+    # apt-cache's regex is POSIX: no \d.
+    posix = spec.release_re.replace("(", "").replace(")", "").replace("\\d", "[0-9]")
+    pattern = "^linux-image-" + posix + "-dbg$"
+    out = _run(["apt-cache", *opts, "search", "--names-only", pattern]).stdout
+    found = []
+    for line in out.splitlines():
+        m = re.match(r"^linux-image-(\S+)-dbg\b", line)
+        if m and spec.matches(m.group(1)):
+            found.append((spec.order(m.group(1)), m.group(1)))
     if not found:
-        raise LabUnavailable("apt offers no linux-image-6.1.0-*-amd64-dbg package (apt-get update?)")
+        raise LabUnavailable(f"apt offers no {pattern} package for {spec.suite} (apt-get update?)")
     return max(found)[1]
 
 
-def cached_releases() -> List[str]:
+def cached_releases(spec: Optional[KernelSpec] = None) -> List[str]:
+    """Complete cached releases (of ``spec`` only, if given), oldest first."""
     kernels = cache_root() / "kernels"
     if not kernels.is_dir():
         return []
-    done = [p.name for p in kernels.iterdir() if (p / "complete").exists()]
-    return sorted(done, key=lambda r: [int(x) if x.isdigit() else x for x in re.split(r"[.-]", r)])
+    done = [p.name for p in kernels.iterdir() if (p / "complete").exists()
+            and (spec is None or spec.matches(p.name))]
+    return sorted(done, key=lambda r: [int(x) if x.isdigit() else x for x in re.split(r"[.+-]", r)])
 
 
-def _download(packages: Sequence[str], into: Path) -> Dict[str, Path]:
+def _download(packages: Sequence[str], into: Path, opts: Sequence[str] = ()) -> Dict[str, Path]:
     """``apt-get download`` each package into ``into``; reuse complete .debs there."""
     into.mkdir(parents=True, exist_ok=True)
     result = {}
@@ -244,7 +348,7 @@ def _download(packages: Sequence[str], into: Path) -> Dict[str, Path]:
         # leaves a truncated .deb where the next run would reuse it.
         part = Path(tempfile.mkdtemp(prefix=".partial-", dir=into))
         try:
-            _run(["apt-get", "download", pkg], cwd=part)
+            _run(["apt-get", *opts, "download", pkg], cwd=part)
             for deb in part.glob("*.deb"):
                 os.replace(deb, into / deb.name)
         finally:
@@ -256,12 +360,42 @@ def _download(packages: Sequence[str], into: Path) -> Dict[str, Path]:
     return result
 
 
-def _extract(deb: Path, dest: Path, want: Callable[[str], bool]) -> List[str]:
+# Compressed modules (CONFIG_MODULE_COMPRESS_*, kbuild's scripts/Makefile.modinst).
+_KO_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
+
+
+def _ko_name(name: str) -> Optional[str]:
+    """``name`` without its compression suffix if it is a module, else None.
+
+    >>> _ko_name("kernel/drivers/virtio/virtio_balloon.ko.xz"), _ko_name("modules.order")
+    ('kernel/drivers/virtio/virtio_balloon.ko', None)
+    """
+    for suffix in _KO_SUFFIXES:
+        if name.endswith(suffix):
+            return name[:len(name) - len(suffix)] + ".ko"
+    return None
+
+
+def _decompress(name: str, data: bytes) -> bytes:
+    """A module file's ELF bytes, whatever compression its name says."""
+    if name.endswith(".xz"):
+        return lzma.decompress(data)
+    if name.endswith(".gz"):
+        return gzip.decompress(data)
+    if name.endswith(".zst"):   # no zstd in Python 3.11's standard library
+        return subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
+    return data
+
+
+def _extract(deb: Path, dest: Path, want: Callable[[str], bool],
+             rename: Callable[[str], str] = lambda n: n) -> List[str]:
     """Stream ``dpkg-deb --fsys-tarfile deb`` and write the regular files ``want``s.
 
-    Returns the member names written (without the leading ``./``). Python's
-    tarfile reads the stream instead of ``tar -x MEMBERS`` so that optional
-    members that do not exist (e.g. a Xen balloon module) are not an error.
+    Each is written to ``dest / rename(name)``, decompressed if it is a
+    compressed module. Returns the member names written (without the leading
+    ``./``). Python's tarfile reads the stream instead of ``tar -x MEMBERS`` so
+    that optional members that do not exist (e.g. a Xen balloon module) are not
+    an error.
     """
     proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     written = []
@@ -271,34 +405,48 @@ def _extract(deb: Path, dest: Path, want: Callable[[str], bool]) -> List[str]:
             name = member.name[2:] if member.name.startswith("./") else member.name
             if not member.isfile() or ".." in name.split("/") or not want(name):
                 continue
-            target = dest / name
+            target = dest / rename(name)
             target.parent.mkdir(parents=True, exist_ok=True)
             src = tf.extractfile(member)
             assert src is not None
             with open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+                if name.endswith(_KO_SUFFIXES[1:]):
+                    out.write(_decompress(name, src.read()))
+                else:
+                    shutil.copyfileobj(src, out, 1 << 20)
             written.append(name)
     if proc.wait() != 0:
         raise LabUnavailable(f"dpkg-deb --fsys-tarfile {deb} failed")
     return written
 
 
-def _fetch(release: str, dest: Path) -> None:
+def _fetch(spec: KernelSpec, release: str, dest: Path) -> None:
     """Download, extract and index ``release`` into ``dest`` (a fresh directory)."""
     downloads = cache_root() / "downloads"
+    opts = apt_options(spec)
     image_pkg = f"linux-image-{release}-unsigned"
-    if subprocess.run(["apt-cache", "show", "--no-all-versions", image_pkg],
+    if subprocess.run(["apt-cache", *opts, "show", "--no-all-versions", image_pkg],
                       capture_output=True).returncode != 0:
         image_pkg = f"linux-image-{release}"
     dbg_pkg = f"linux-image-{release}-dbg"
-    debs = _download([image_pkg, dbg_pkg], downloads)
+    debs = _download([image_pkg, dbg_pkg], downloads, opts)
     version = _run(["dpkg-deb", "-f", str(debs[image_pkg]), "Version"]).stdout.strip()
 
-    mod_prefix = f"lib/modules/{release}/"
+    # Modules live in lib/modules (bookworm) or usr/lib/modules (trixie, merged
+    # /usr); either way they are written to lib/modules/<release>/ here.
+    mod_prefixes = (f"lib/modules/{release}/", f"usr/lib/modules/{release}/")
+
+    def mod_rel(name: str) -> Optional[str]:
+        for prefix in mod_prefixes:
+            if name.startswith(prefix):
+                return name[len(prefix):]
+        return None
+
     # Pass 1 over the image: kernel, config, module indexes, and every module's
     # depends= (read from the stream, nothing else written).
     depends: Dict[str, List[str]] = {}
     paths: Dict[str, str] = {}
+    builtin: set = set()
     log(f"reading {debs[image_pkg].name}")
     proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(debs[image_pkg])], stdout=subprocess.PIPE)
     assert proc.stdout is not None
@@ -307,28 +455,33 @@ def _fetch(release: str, dest: Path) -> None:
             name = member.name[2:] if member.name.startswith("./") else member.name
             if not member.isfile():
                 continue
-            keep = name in (f"boot/vmlinuz-{release}", f"boot/config-{release}") or (
-                name.startswith(mod_prefix) and "/" not in name[len(mod_prefix):])
-            if name.startswith(mod_prefix) and name.endswith(".ko"):
-                data = tf.extractfile(member).read()  # type: ignore[union-attr]
+            rel = mod_rel(name)
+            ko = _ko_name(rel) if rel is not None else None
+            if ko is not None:
+                data = _decompress(name, tf.extractfile(member).read())  # type: ignore[union-attr]
                 info = modinfo(data)
-                mod = info.get("name") or _modname(name)
+                mod = info.get("name") or _modname(ko)
                 depends[mod] = [d for d in info.get("depends", "").split(",") if d]
-                paths[mod] = name[len(mod_prefix):]
-            elif keep:
-                target = dest / name
+                paths[mod] = ko
+            elif name in (f"boot/vmlinuz-{release}", f"boot/config-{release}") or (
+                    rel is not None and "/" not in rel):
+                data = tf.extractfile(member).read()  # type: ignore[union-attr]
+                if rel == "modules.builtin":   # "kernel/drivers/virtio/virtio_pci.ko" lines
+                    builtin |= {_modname(line) for line in data.decode().split()}
+                target = dest / (f"lib/modules/{release}/{rel}" if rel is not None else name)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "wb") as out:
-                    shutil.copyfileobj(tf.extractfile(member), out)  # type: ignore[arg-type]
+                target.write_bytes(data)
     if proc.wait() != 0:
         raise LabUnavailable(f"dpkg-deb --fsys-tarfile {debs[image_pkg]} failed")
-    missing = [m for m in GUEST_MODULES if m not in paths]
+    missing = [m for m in GUEST_MODULES if m not in paths and m not in builtin]
     if missing:
-        raise LabUnavailable(f"{image_pkg} has no module(s) {missing} (built in?)")
-    order = load_order(GUEST_MODULES, lambda m: depends[m])
-    # Pass 2: only the modules to load.
-    wanted = {mod_prefix + paths[m] for m in order}
-    _extract(debs[image_pkg], dest, wanted.__contains__)
+        raise LabUnavailable(f"{image_pkg} has no module(s) {missing} (neither a file nor in modules.builtin)")
+    roots = [m for m in GUEST_MODULES if m in paths]
+    order = load_order(roots, lambda m: [d for d in depends[m] if d not in builtin])
+    # Pass 2: only the modules to load, decompressed.
+    wanted = {paths[m] for m in order}
+    _extract(debs[image_pkg], dest, lambda n: _ko_name(mod_rel(n) or "") in wanted,
+             lambda n: f"lib/modules/{release}/{_ko_name(mod_rel(n) or '')}")
 
     # The -dbg package: vmlinux and debug .ko of the loaded and balloon modules.
     dbg_names = set(order) | {m.replace("-", "_") for m in BALLOON_MODULES}
@@ -346,9 +499,12 @@ def _fetch(release: str, dest: Path) -> None:
     (dest / "package.json").write_text(json.dumps({
         "release": release,
         "version": version,
+        "kernel": spec.name,
+        "suite": spec.suite,
         "image_package": image_pkg,
         "dbg_package": dbg_pkg,
         "load_order": order,
+        "builtin": sorted(m for m in GUEST_MODULES if m in builtin and m not in paths),
         "modules": {m: paths[m] for m in order},
         "depends": {m: depends[m] for m in order},
         "debug_files": sorted(got),
@@ -358,30 +514,39 @@ def _fetch(release: str, dest: Path) -> None:
         deb.unlink()
 
 
-def kernel_cache(release: Optional[str] = None) -> KernelCache:
-    """The cached kernel ``release``, fetching it first if needed.
+def kernel_cache(release: Optional[str] = None, kernel: Optional[str] = None) -> KernelCache:
+    """The cached kernel ``release`` of generation ``kernel``, fetching it first if needed.
 
-    Without ``release``: the newest kernel already in the cache (no network),
-    else the newest one apt offers. Raises :class:`LabUnavailable` when it
-    cannot be fetched.
+    ``kernel``: a :data:`KERNELS` name (``"6.1"``, the default, or ``"6.12"``);
+    implied by ``release`` when that is given. Without ``release``: the newest
+    release of that generation already in the cache (no network), else the
+    newest one apt offers. ``$BALLOON_OOM_KERNEL=<release>`` pins the release
+    of its generation. Raises :class:`LabUnavailable` when it cannot be fetched.
     """
-    if release is None:
+    if release is not None:
+        spec = spec_of(release)
+        if kernel is not None and kernel != spec.name:
+            raise LabUnavailable(f"release {release} is not of kernel {kernel}")
+    else:
+        if kernel is not None and kernel not in KERNELS:
+            raise LabUnavailable(f"unknown kernel {kernel!r}; known: {', '.join(KERNELS)}")
+        spec = KERNELS[kernel or DEFAULT_KERNEL]
         env = os.environ.get("BALLOON_OOM_KERNEL")
-        cached = cached_releases()
-        release = env or (cached[-1] if cached else None)
+        cached = cached_releases(spec)
+        release = env if env and spec.matches(env) else (cached[-1] if cached else None)
     kernels = cache_root() / "kernels"
     if release is not None and (kernels / release / "complete").exists():
         return KernelCache(kernels / release)
     with lab_lock("fetch"):
         if release is None:
-            release = newest_available_release()
+            release = newest_available_release(spec)
         final = kernels / release
         if (final / "complete").exists():
             return KernelCache(final)
         kernels.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{release}-", dir=kernels))
         try:
-            _fetch(release, tmp)
+            _fetch(spec, release, tmp)
             if final.exists():
                 shutil.rmtree(final)
             tmp.chmod(0o755)

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Ground truth of the lab itself: what the guest shows agrees with the host.
 
-Lab tests (``-m lab``) boot the real Debian 6.1 guest under QEMU/TCG the first
-time (``ensure_run``), then reuse the cached runs. They fail, not skip, when
+Lab tests (``-m lab``) boot the real Debian guests under QEMU/TCG the first
+time (``ensure_run``), then reuse the cached runs. Every lab test runs on each
+of the lab's kernels (:data:`tests.lab.KERNELS`: Debian 12's 6.1 and Debian
+13's 6.12); values that differ between them (MemTotal, boot reservations) are
+taken from that kernel's own captures, never written in. They fail, not skip, when
 the lab cannot run: :class:`tests.lab.LabUnavailable` propagates.
 The unmarked tests at the end check the lab's pure helpers on real inputs.
 """
@@ -15,14 +18,14 @@ import importlib
 import os
 import re
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict
 
 import pytest
 
-from tests.lab import SCENARIOS, ensure_run, kernel_cache
+from tests.lab import KERNELS, SCENARIOS, ensure_run, kernel_cache
+from tests.lab.coreread import READER, totalram_pages, unflatten
 from tests.lab.guest import parse_replies
 from tests.lab.oomlog import oom_events
 from tests import shared as _shared
@@ -32,15 +35,19 @@ VIRTIO_BALLOON_F_DEFLATE_ON_OOM = 2
 REAL = (_shared.CAPTURES / "kvm-6.1")
 
 lab = pytest.mark.lab
-ALL_PHASES = [(s.name, p) for s in SCENARIOS.values() for p in s.phases]
-ALL_VMCORES = [(s.name, tag, fmt) for s in SCENARIOS.values() for tag in s.vmcores
+ALL_KERNELS = list(KERNELS)
+ALL_PHASES = [(k, s.name, p) for k in ALL_KERNELS for s in SCENARIOS.values() for p in s.phases]
+ALL_VMCORES = [(k, s.name, tag, fmt) for k in ALL_KERNELS for s in SCENARIOS.values()
+               for tag in s.vmcores
                for fmt in (("elf", "kdump-zlib") if tag == "inflated" and s.kdump_zlib else ("elf",))]
+ALL_RUNS = [(k, s) for k in ALL_KERNELS for s in SCENARIOS]
+BALLOONED_RUNS = [(k, s.name) for k in ALL_KERNELS for s in SCENARIOS.values() if s.balloon_mib]
 VMCORE_PHASE = {"inflated": "after-inflate", "after-oom": "after-oom"}
 
 
 @functools.lru_cache(maxsize=None)
-def run(name: str):
-    return ensure_run(name)
+def run(kernel: str, name: str):
+    return ensure_run(name, kernel=kernel)
 
 
 def kv(path: Path) -> Dict[str, int]:
@@ -53,58 +60,59 @@ def kv(path: Path) -> Dict[str, int]:
     return out
 
 
-def meminfo(name: str, phase: str) -> Dict[str, int]:
-    return kv(run(name).tree(phase) / "proc" / "meminfo")
+def meminfo(kernel: str, name: str, phase: str) -> Dict[str, int]:
+    return kv(run(kernel, name).tree(phase) / "proc" / "meminfo")
 
 
-def vmstat(name: str, phase: str) -> Dict[str, int]:
-    return kv(run(name).tree(phase) / "proc" / "vmstat")
+def vmstat(kernel: str, name: str, phase: str) -> Dict[str, int]:
+    return kv(run(kernel, name).tree(phase) / "proc" / "vmstat")
 
 
-def query_balloon(name: str, phase: str) -> int:
-    return run(name).groundtruth["phases"][phase]["query-balloon"]["actual"]
+def query_balloon(kernel: str, name: str, phase: str) -> int:
+    return run(kernel, name).groundtruth["phases"][phase]["query-balloon"]["actual"]
 
 
 @lab
-@pytest.mark.parametrize("name,phase", ALL_PHASES)
-def test_vmstat_balloon_pages_equal_qmp_balloon_size(name, phase):
+@pytest.mark.parametrize("kernel,name,phase", ALL_PHASES)
+def test_vmstat_balloon_pages_equal_qmp_balloon_size(kernel, name, phase):
     """Guest vmstat (inflate - deflate) pages x 4 KiB == QEMU mem - actual, to the page."""
-    vm = vmstat(name, phase)
-    gt = run(name).groundtruth
+    vm = vmstat(kernel, name, phase)
+    gt = run(kernel, name).groundtruth
     in_guest = (vm["balloon_inflate"] - vm["balloon_deflate"]) * PAGE
-    assert in_guest == gt["mem_bytes"] - query_balloon(name, phase)
+    assert in_guest == gt["mem_bytes"] - query_balloon(kernel, name, phase)
     if phase == "after-inflate":
         assert in_guest == SCENARIOS[name].balloon_mib << 20
-        assert query_balloon(name, phase) == gt["balloon_target_bytes"]
+        assert query_balloon(kernel, name, phase) == gt["balloon_target_bytes"]
 
 
 @lab
-@pytest.mark.parametrize("name", [s.name for s in SCENARIOS.values() if s.balloon_mib])
-def test_memtotal_drops_by_balloon_iff_deflate_off(name):
+@pytest.mark.parametrize("kernel,name", BALLOONED_RUNS)
+def test_memtotal_drops_by_balloon_iff_deflate_off(kernel, name):
     scen = SCENARIOS[name]
-    before = meminfo(name, "before")["MemTotal"]
-    inflated = meminfo(name, "after-inflate")["MemTotal"]
+    before = meminfo(kernel, name, "before")["MemTotal"]
+    inflated = meminfo(kernel, name, "after-inflate")["MemTotal"]
     if scen.deflate_on_oom:
         assert inflated == before
         # The balloon shows as used memory instead: MemFree drops by its size,
         # give or take the guest's own churn between the two captures (per-cpu
         # page lists, slab, the capture's tmpfs file): measured 1.5 MiB.
-        drop = meminfo(name, "before")["MemFree"] - meminfo(name, "after-inflate")["MemFree"]
+        drop = meminfo(kernel, name, "before")["MemFree"] - meminfo(kernel, name, "after-inflate")["MemFree"]
         assert abs(drop - scen.balloon_mib * 1024) <= 4 * 1024
     else:
         assert before - inflated == scen.balloon_mib * 1024
 
 
 @lab
-def test_empty_scenario_keeps_memtotal():
-    assert meminfo("empty", "after-oom")["MemTotal"] == meminfo("empty", "before")["MemTotal"]
-    assert vmstat("empty", "after-oom")["balloon_inflate"] == 0
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_empty_scenario_keeps_memtotal(kernel):
+    assert meminfo(kernel, "empty", "after-oom")["MemTotal"] == meminfo(kernel, "empty", "before")["MemTotal"]
+    assert vmstat(kernel, "empty", "after-oom")["balloon_inflate"] == 0
 
 
 @lab
-@pytest.mark.parametrize("name,phase", ALL_PHASES)
-def test_features_bit2_iff_deflate_on_oom(name, phase):
-    tree = run(name).tree(phase)
+@pytest.mark.parametrize("kernel,name,phase", ALL_PHASES)
+def test_features_bit2_iff_deflate_on_oom(kernel, name, phase):
+    tree = run(kernel, name).tree(phase)
     link = tree / "sys/bus/virtio/drivers/virtio_balloon/virtio0"
     assert link.is_symlink()
     target = os.readlink(link)
@@ -118,9 +126,9 @@ def test_features_bit2_iff_deflate_on_oom(name, phase):
 
 
 @lab
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_serial_console_shows_exactly_the_groundtruth_oom_events(name):
-    r = run(name)
+@pytest.mark.parametrize("kernel,name", ALL_RUNS)
+def test_serial_console_shows_exactly_the_groundtruth_oom_events(kernel, name):
+    r = run(kernel, name)
     gt = r.groundtruth
     serial = [line.rstrip("\r") for line in r.serial_log.read_text(errors="replace").splitlines()]
     invoked = [line for line in serial if " invoked oom-killer: " in line]
@@ -138,9 +146,9 @@ def test_serial_console_shows_exactly_the_groundtruth_oom_events(name):
 
 
 @lab
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_memcg_scenario_is_a_memcg_oom_and_others_global(name):
-    r = run(name)
+@pytest.mark.parametrize("kernel,name", ALL_RUNS)
+def test_memcg_scenario_is_a_memcg_oom_and_others_global(kernel, name):
+    r = run(kernel, name)
     event = r.groundtruth["oom"]["events"][0]
     dmesg = (r.tree("after-oom") / "sos_commands/kernel/dmesg").read_text()
     if SCENARIOS[name].oom == "memcg-hog":
@@ -150,69 +158,59 @@ def test_memcg_scenario_is_a_memcg_oom_and_others_global(name):
         assert kv(r.tree("after-oom") / "sys/fs/cgroup/lab/memory.events")["oom_kill"] == 1
         assert (r.tree("after-oom") / "sys/fs/cgroup/lab/memory.max").read_text().strip() == str(64 << 20)
         # A memcg OOM never calls the balloon's OOM notifier: balloon kept.
-        assert vmstat(name, "after-oom")["balloon_deflate"] == 0
+        assert vmstat(kernel, name, "after-oom")["balloon_deflate"] == 0
     else:
         assert (event["kind"], event["constraint"]) == ("global", "CONSTRAINT_NONE")
         assert "Memory cgroup out of memory" not in dmesg
 
 
 @lab
-def test_deflate_on_oom_gives_the_balloon_back_to_the_hog():
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_deflate_on_oom_gives_the_balloon_back_to_the_hog(kernel):
     """The OOM notifier deflated the whole balloon; the hog got ~256 MiB further."""
-    assert vmstat("deflate-on", "after-oom")["balloon_deflate"] == 65536
-    assert query_balloon("deflate-on", "after-oom") == run("deflate-on").groundtruth["mem_bytes"]
-    assert vmstat("deflate-off", "after-oom")["balloon_deflate"] == 0
-    assert query_balloon("deflate-off", "after-oom") == run("deflate-off").groundtruth["balloon_target_bytes"]
+    assert vmstat(kernel, "deflate-on", "after-oom")["balloon_deflate"] == 65536
+    assert query_balloon(kernel, "deflate-on", "after-oom") == run(kernel, "deflate-on").groundtruth["mem_bytes"]
+    assert vmstat(kernel, "deflate-off", "after-oom")["balloon_deflate"] == 0
+    assert query_balloon(kernel, "deflate-off", "after-oom") == run(kernel, "deflate-off").groundtruth["balloon_target_bytes"]
 
     def anon_rss_kb(name):
-        line = run(name).groundtruth["oom"]["events"][0]["killed_line"]
+        line = run(kernel, name).groundtruth["oom"]["events"][0]["killed_line"]
         return int(re.search(r"anon-rss:(\d+)kB", line).group(1))
 
     assert anon_rss_kb("deflate-on") - anon_rss_kb("deflate-off") >= 200 * 1024
 
 
-def crash_print(vmcore: Path, expr: str) -> int:
-    """``crash -s vmlinux vmcore`` running ``p -d EXPR``; the decimal value."""
-    with tempfile.NamedTemporaryFile("w", suffix=".crash") as cmds:
-        cmds.write(f"p -d {expr}\nquit\n")
-        cmds.flush()
-        out = subprocess.run(["crash", "-s", str(kernel_cache().vmlinux), str(vmcore), "-i", cmds.name],
-                             capture_output=True, text=True, timeout=300).stdout
-    m = re.search(r"^\$1 = (\d+)$", out, re.M)
-    assert m, f"crash gave no value for {expr} in {vmcore}:\n{out[-2000:]}"
-    return int(m.group(1))
-
-
 @functools.lru_cache(maxsize=None)
-def totalram_by_crash() -> Dict[tuple, int]:
-    """``_totalram_pages`` of every lab vmcore, crash runs in parallel (~6 s each)."""
-    # Since Linux commit ca79b0c211af ("mm: convert totalram_pages and
-    # totalhigh_pages variables to atomic") (v5.0) it is an atomic_long_t.
+def totalram_by_reader(kernel: str) -> Dict[tuple, int]:
+    """``_totalram_pages`` of every lab vmcore of ``kernel``, read by crash
+    (6.1; ~6 s each, run in parallel) or the drgn library (6.12: crash 8.0.2
+    cannot open it), see :mod:`tests.lab.coreread`."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {key: pool.submit(crash_print, run(key[0]).vmcore(key[1], key[2]),
-                                    "_totalram_pages.counter") for key in ALL_VMCORES}
+        futures = {key: pool.submit(totalram_pages, kernel, run(key[0], key[1]).vmlinux,
+                                    run(key[0], key[1]).vmcore(key[2], key[3]))
+                   for key in ALL_VMCORES if key[0] == kernel}
         return {key: f.result() for key, f in futures.items()}
 
 
 @lab
-@pytest.mark.parametrize("name,tag,fmt", ALL_VMCORES)
-def test_vmcore_totalram_pages_matches_memtotal_crash(name, tag, fmt):
-    r = run(name)
+@pytest.mark.parametrize("kernel,name,tag,fmt", ALL_VMCORES)
+def test_vmcore_totalram_pages_matches_memtotal(kernel, name, tag, fmt):
+    r = run(kernel, name)
     vmcore = r.vmcore(tag, fmt)
     dump = next(d for d in r.groundtruth["dumps"] if (d["tag"], d["format"]) == (tag, fmt))
     assert dump["bytes"] == vmcore.stat().st_size
-    totalram = totalram_by_crash()[(name, tag, fmt)]
+    totalram = totalram_by_reader(kernel)[(kernel, name, tag, fmt)]
     phase = VMCORE_PHASE[tag]
-    assert totalram * 4 == meminfo(name, phase)["MemTotal"]
+    assert totalram * 4 == meminfo(kernel, name, phase)["MemTotal"]
     if not SCENARIOS[name].deflate_on_oom:
-        taken = (meminfo(name, "before")["MemTotal"] - totalram * 4) * 1024
-        assert taken == r.groundtruth["mem_bytes"] - query_balloon(name, phase)
+        taken = (meminfo(kernel, name, "before")["MemTotal"] - totalram * 4) * 1024
+        assert taken == r.groundtruth["mem_bytes"] - query_balloon(kernel, name, phase)
 
 
 @lab
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_vmcore_elf_carries_vmcoreinfo_of_the_guest_kernel(name):
-    r = run(name)
+@pytest.mark.parametrize("kernel,name", ALL_RUNS)
+def test_vmcore_elf_carries_vmcoreinfo_of_the_guest_kernel(kernel, name):
+    r = run(kernel, name)
     with open(r.vmcore("after-oom"), "rb") as f:
         head = f.read(1 << 16)
     assert head[:4] == b"\x7fELF"
@@ -222,8 +220,9 @@ def test_vmcore_elf_carries_vmcoreinfo_of_the_guest_kernel(name):
 
 
 @lab
-def test_tree_is_sosreport_shaped():
-    tree = run("deflate-off").tree("after-inflate")
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_tree_is_sosreport_shaped(kernel):
+    tree = run(kernel, "deflate-off").tree("after-inflate")
     import json
     manifest = json.loads((tree / "sos_reports/manifest.json").read_text())
     assert manifest["version"] == (tree / "version.txt").read_text().split()[1]
@@ -240,16 +239,19 @@ def test_tree_is_sosreport_shaped():
 
 
 @lab
-def test_rerun_reuses_the_cached_run():
-    r = run("empty")
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_rerun_reuses_the_cached_run(kernel):
+    r = run(kernel, "empty")
     stamp = (r.dir / "groundtruth.json").stat().st_mtime_ns
-    again = ensure_run("empty")
+    again = ensure_run("empty", kernel=kernel)
     assert again.dir == r.dir and (again.dir / "groundtruth.json").stat().st_mtime_ns == stamp
 
 
 @lab
-def test_kernel_cache_has_balloon_module_debuginfo():
-    kc = kernel_cache()
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_kernel_cache_has_balloon_module_debuginfo(kernel):
+    kc = kernel_cache(kernel=kernel)
+    assert kc.name == kernel
     config = kc.config.read_text()
     for name, option in (("virtio_balloon", "VIRTIO_BALLOON"), ("hv_balloon", "HYPERV_BALLOON"),
                          ("vmw_balloon", "VMWARE_BALLOON"), ("xen_balloon", "XEN_BALLOON")):
@@ -263,7 +265,44 @@ def test_kernel_cache_has_balloon_module_debuginfo():
     assert kc.vmlinux.stat().st_size > 100 << 20
 
 
+@lab
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_kernel_cache_guest_modules_are_plain_elf_and_builtins_are_listed(kernel):
+    """Modules are stored decompressed (6.12 ships .ko.xz) and a wanted module
+    missing from the load order is one the kernel builds in (6.12: virtio_pci)."""
+    kc = kernel_cache(kernel=kernel)
+    assert kc.guest_modules[-1] == "virtio_balloon"
+    for name in kc.guest_modules:
+        data = kc.module(name).read_bytes()
+        assert data[:4] == b"\x7fELF" and kc.module(name).suffix == ".ko"
+    builtin = (kc.modules_dir / "modules.builtin").read_text().split() \
+        if (kc.modules_dir / "modules.builtin").exists() else []
+    for name in kc.builtin_modules:
+        assert any(Path(line).name == f"{name}.ko" for line in builtin)
+        assert name not in kc.guest_modules
+    config = kc.config.read_text()
+    assert ("CONFIG_VIRTIO_PCI=y" in config) == ("virtio_pci" in kc.builtin_modules)
+
+
 # Pure helpers, on real inputs (no QEMU).
+
+def test_every_lab_kernel_has_a_vmcore_reader():
+    assert set(READER) == set(KERNELS) and set(READER.values()) <= {"crash", "drgn"}
+
+
+def test_unflatten_writes_each_record_at_its_offset(tmp_path):
+    import struct
+    flat = tmp_path / "flat"
+    flat.write_bytes(b"makedumpfile".ljust(4096, b"\0")
+                     + struct.pack(">qq", 8, 3) + b"xyz"
+                     + struct.pack(">qq", 0, 4) + b"KDUM"
+                     + struct.pack(">qq", -1, -1))
+    unflatten(flat, tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == b"KDUM\0\0\0\0xyz"
+    (tmp_path / "cut").write_bytes(flat.read_bytes()[:-16])
+    with pytest.raises(ValueError, match="truncated"):
+        unflatten(tmp_path / "cut", tmp_path / "out2")
+
 
 def test_oom_events_on_the_real_kvm_capture():
     events = oom_events((REAL / "dmesg-oom-report-deflate-off.txt").read_text().splitlines())
