@@ -40,10 +40,10 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, List, Optional, Set, Tuple, TypeVar
+from typing import Dict, List, Optional, Set, Tuple
 
-from .errors import ParseError
 from .model import FRAME_BYTES, Accounting, Balloon, BootMemory, Driver, Evidence, MemoryFigures
+from .parsers import parse_or_warn
 from .parsers.cmm import parse_cmm_timeout, parse_cmm_value
 from .parsers.hv_balloon import parse_hv_balloon
 from .parsers.virtio_debugfs import parse_virtio_debugfs
@@ -55,7 +55,6 @@ from .readers.files import FileText, ReportFiles
 
 __all__ = ["find_balloons", "memtotal_gap_kb"]
 
-T = TypeVar("T")
 
 VIRTIO_DRIVER_DIR = "sys/bus/virtio/drivers/virtio_balloon"
 VIRTIO_ID_BALLOON = "0x0005"
@@ -87,16 +86,6 @@ _GAP_NOISE_KB = 4096
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-
-def _parse(found: Optional[FileText], parser: Callable[[str, str], T], warnings: List[str]) -> Optional[T]:
-    if found is None:
-        return None
-    try:
-        return parser(found.text, found.path)
-    except ParseError as exc:
-        warnings.append(str(exc))
-        return None
 
 
 def _first(files: ReportFiles, paths: Tuple[str, ...]) -> Optional[FileText]:
@@ -252,11 +241,11 @@ def _virtio_balloon(
         if dev is not None:
             b.evidence.append(Evidence(dev.path, line=1, text=dev.text.strip()))
 
-    features = _parse(files.get(devdir + "/features") if devdir else None, parse_features, warnings)
+    features = parse_or_warn(files.get(devdir + "/features") if devdir else None, parse_features, warnings)
     offered = None
     if features is None and name is not None:
-        offered = _parse(files.get(f"sys/kernel/debug/virtio/{name}/device_features"), parse_device_features, warnings)
-    vz = _parse(files.get(VZ_VIRTIO_DEBUGFS), parse_virtio_debugfs, warnings) if n_devices <= 1 else None
+        offered = parse_or_warn(files.get(f"sys/kernel/debug/virtio/{name}/device_features"), parse_device_features, warnings)
+    vz = parse_or_warn(files.get(VZ_VIRTIO_DEBUGFS), parse_virtio_debugfs, warnings) if n_devices <= 1 else None
 
     # Size.
     alternatives: "OrderedDict[str, Optional[int]]" = OrderedDict()
@@ -343,11 +332,11 @@ def _find_virtio(files, memory, boot, warnings) -> List[Balloon]:
 def _find_vmware(files, memory, modules, warnings) -> List[Balloon]:
     parsed = []
     for path in VMMEMCTL_PATHS:
-        v = _parse(files.get(path), parse_vmmemctl, warnings)
+        v = parse_or_warn(files.get(path), parse_vmmemctl, warnings)
         if v is not None:
             parsed.append((path, v))
-    raw = _parse(_first(files, TOOLBOX_RESOURCES), parse_stat_raw_text, warnings)
-    stat_balloon = _parse(_first(files, TOOLBOX_BALLOON), parse_stat_balloon, warnings)
+    raw = parse_or_warn(_first(files, TOOLBOX_RESOURCES), parse_stat_raw_text, warnings)
+    stat_balloon = parse_or_warn(_first(files, TOOLBOX_BALLOON), parse_stat_balloon, warnings)
     loaded = _module_present(files, modules, "vmw_balloon")
     if not parsed and stat_balloon is None and not loaded and (raw is None or raw.ballooned is None):
         return []
@@ -411,7 +400,7 @@ def _find_vmware(files, memory, modules, warnings) -> List[Balloon]:
 
 def _find_hyperv(files, memory, boot, modules, warnings) -> List[Balloon]:
     found = files.get(HV_DEBUGFS)
-    hv = _parse(found, parse_hv_balloon, warnings)
+    hv = parse_or_warn(found, parse_hv_balloon, warnings)
     loaded = _module_present(files, modules, "hv_balloon")
     if hv is None and not loaded:
         return []
@@ -496,10 +485,10 @@ def _find_xen(files, memory, warnings) -> List[Balloon]:
     for f in files.glob(XEN_DIR + "/*"):
         rel = f.path[len(XEN_DIR) + 1 :]
         if rel in _XEN_FILES:
-            v = _parse(f, parse_xen_value, warnings)
+            v = parse_or_warn(f, parse_xen_value, warnings)
             if v is not None:
                 values[rel] = v
-    proc = _parse(files.get(XEN_PROC), parse_proc_xen_balloon, warnings)
+    proc = parse_or_warn(files.get(XEN_PROC), parse_proc_xen_balloon, warnings)
     if not values and proc is None:
         return []
     b = Balloon(driver=Driver.XEN, device="xen_memory0" if values else "proc/xen/balloon")
@@ -556,7 +545,7 @@ def _find_xen(files, memory, warnings) -> List[Balloon]:
 
 
 def _find_s390(files, memory, warnings) -> List[Balloon]:
-    pages = {p: _parse(files.get(p), parse_cmm_value, warnings) for p in S390_CMM}
+    pages = {p: parse_or_warn(files.get(p), parse_cmm_value, warnings) for p in S390_CMM}
     if all(v is None for v in pages.values()):
         return []
     b = Balloon(driver=Driver.S390_CMM, device="cmm")
@@ -565,7 +554,7 @@ def _find_s390(files, memory, warnings) -> List[Balloon]:
     b.details["inflated_basis"] = "cmm_pages + cmm_timed_pages"
     b.inflated_bytes = total * memory.page_size
     b.evidence.extend(v.evidence for v in pages.values() if v is not None)
-    timeout = _parse(files.get(S390_TIMEOUT), parse_cmm_timeout, warnings)
+    timeout = parse_or_warn(files.get(S390_TIMEOUT), parse_cmm_timeout, warnings)
     if timeout is not None:
         b.details["cmm_timeout"] = {"pages": timeout.pages, "seconds": timeout.seconds}
     b.accounting = Accounting.COUNTED_AS_USED
@@ -576,7 +565,7 @@ def _find_s390(files, memory, warnings) -> List[Balloon]:
 def _find_pseries(files, memory, warnings) -> List[Balloon]:
     vals = {}
     for leaf in ("loaned_kb", "loaned_target_kb", "oom_freed_kb"):
-        v = _parse(files.get(f"{PSERIES_DIR}/{leaf}"), parse_cmm_value, warnings)
+        v = parse_or_warn(files.get(f"{PSERIES_DIR}/{leaf}"), parse_cmm_value, warnings)
         if v is not None:
             vals[leaf] = v
     if not vals:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from .errors import ParseError
 from .model import MemoryFigures
+from .parsers import parse_or_warn
 from .parsers.meminfo import parse_meminfo
 from .parsers.vmstat import parse_vmstat
 from .parsers.zoneinfo import parse_zoneinfo
@@ -39,46 +39,28 @@ def memory_figures(files: ReportFiles) -> Tuple[MemoryFigures, List[str]]:
     figures = MemoryFigures()
     warnings: List[str] = []
 
-    meminfo = files.get(MEMINFO)
-    if meminfo is None:
-        warnings.append(f"{MEMINFO} is not in the report: MemTotal/MemFree are unknown")
-    else:
-        try:
-            parsed = parse_meminfo(meminfo.text, meminfo.path)
-        except ParseError as exc:
-            warnings.append(str(exc))
-        else:
-            figures.meminfo = dict(parsed.values)
-            for row, attr in _MEMINFO_FIELDS:
-                if row in parsed.values:
-                    setattr(figures, attr, parsed.values[row])
-                    figures.evidence[attr] = parsed.evidence[row]
+    for path, parser, missing, dump, fields in (
+            (MEMINFO, parse_meminfo, "MemTotal/MemFree are unknown", "meminfo", _MEMINFO_FIELDS),
+            (VMSTAT, parse_vmstat, "balloon_inflate/balloon_deflate are unknown", "vmstat",
+             tuple((name, name) for name in _VMSTAT_FIELDS))):
+        found = files.get(path)
+        if found is None:
+            warnings.append(f"{path} is not in the report: {missing}")
+            continue
+        parsed = parse_or_warn(found, parser, warnings)
+        if parsed is None:
+            continue
+        setattr(figures, dump, dict(parsed.values))
+        for row, attr in fields:
+            if row in parsed.values:
+                setattr(figures, attr, parsed.values[row])
+                figures.evidence[attr] = parsed.evidence[row]
 
-    vmstat = files.get(VMSTAT)
-    if vmstat is None:
-        warnings.append(f"{VMSTAT} is not in the report: balloon_inflate/balloon_deflate are unknown")
-    else:
-        try:
-            parsed_vm = parse_vmstat(vmstat.text, vmstat.path)
-        except ParseError as exc:
-            warnings.append(str(exc))
-        else:
-            figures.vmstat = dict(parsed_vm.values)
-            for name in _VMSTAT_FIELDS:
-                if name in parsed_vm.values:
-                    setattr(figures, name, parsed_vm.values[name])
-                    figures.evidence[name] = parsed_vm.evidence[name]
-
-    zoneinfo = files.get(ZONEINFO)
-    if zoneinfo is not None:
-        try:
-            parsed_zi = parse_zoneinfo(zoneinfo.text, zoneinfo.path)
-        except ParseError as exc:
-            warnings.append(str(exc))
-        else:
-            figures.zones = [z.to_model() for z in parsed_zi.zones]
-            if parsed_zi.zones:
-                first = parsed_zi.zones[0].evidence.get("header")
-                if first is not None:
-                    figures.evidence["zones"] = first
+    parsed_zi = parse_or_warn(files.get(ZONEINFO), parse_zoneinfo, warnings)
+    if parsed_zi is not None:
+        figures.zones = [z.to_model() for z in parsed_zi.zones]
+        if parsed_zi.zones:
+            first = parsed_zi.zones[0].evidence.get("header")
+            if first is not None:
+                figures.evidence["zones"] = first
     return figures, warnings
