@@ -20,22 +20,16 @@ from .errors import InputError
 from .memory import memory_figures
 from .model import (Analysis, BootMemory, Disagreement, MemoryFigures, OomEvent,
                     Source, SourceKind, VmcoreInfo)
-from .parsers.kernel_log import KernelLogScanner, LogScan, event_key, scan_stream
+from .parsers.kernel_log import LogScan, event_key, scan_log, scan_stream
 from .readers import layout
 from .readers.files import ReportFiles
 from .readers.members import (MAX_LINE_BYTES, Member, iter_directory, iter_tarball,
                               looks_like_tarball, read_capped)
 from .verdict import Thresholds, judge
 
+
 def _scan_stream(path: str, stream) -> LogScan:
     return scan_stream(stream, path, max_line=MAX_LINE_BYTES)
-
-
-def _scan_lines(path: str, lines: Iterable[str]) -> LogScan:
-    scanner = KernelLogScanner(path)
-    for line in lines:
-        scanner.feed(line)
-    return scanner.close()
 
 
 @dataclass
@@ -266,7 +260,7 @@ def read_live(root: str = "/") -> Analysis:
     from .readers import live
 
     collected = collect(live.iter_live(root))
-    log = _scan_lines("live:dmesg", live.read_kernel_log())
+    log = scan_log(live.read_kernel_log(), "live:dmesg")
     if not live.debugfs_mounted(root):
         collected.files.add("sos_strings/balloon/debugfs.txt",
                             "not-mounted\n(live read: /sys/kernel/debug is not mounted)\n")
@@ -280,7 +274,7 @@ def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
     from .readers.vmcore import read_vmcore
 
     snap = read_vmcore(str(path), debuginfo)
-    log = _scan_lines("vmcore:kernel log", snap.log_lines)
+    log = scan_log(snap.log_lines, "vmcore:kernel log")
     analysis = Analysis(source=Source(SourceKind.VMCORE, str(path)))
     analysis.balloons = snap.balloons
     analysis.memory = snap.memory if isinstance(snap.memory, MemoryFigures) else MemoryFigures()
