@@ -121,6 +121,8 @@ def _fill_from(kept: OomEvent, other: OomEvent) -> None:
         kept.monotonic = other.monotonic
     if kept.current_boot is None:
         kept.current_boot = other.current_boot
+    if kept.boot_memory is None:
+        kept.boot_memory = other.boot_memory
     kept.evidence.extend(other.evidence[:1])
 
 
@@ -154,7 +156,11 @@ def _boot_memory(logs: Sequence[LogScan]) -> Optional[BootMemory]:
         if scan.source.startswith(_PAST_BOOT_LOGS) or _ROTATED.search(scan.source):
             continue
         if scan.boot_memory:
-            return scan.boot_memory[-1]
+            last = scan.boot_memory[-1]
+            # The last boot's own line only: a later boot whose line rotated
+            # out must not borrow an earlier boot's.
+            if last.boot == (scan.boots - 1 if scan.boots else None):
+                return last
     return None
 
 
@@ -203,6 +209,7 @@ def build(collected: Collected, source: Source,
     analysis.collected_at, _ = host_facts.collection_time(files)
     analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
     analysis.oom_events = merge_events(logs)
+    analysis.kernel_logs = [scan.source for scan in logs if scan.lines]
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
     if not logs:
@@ -284,6 +291,7 @@ def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
                                                      snap.balloons)
     analysis.vmcore = snap.vmcore if isinstance(snap.vmcore, VmcoreInfo) else VmcoreInfo()
     analysis.oom_events = merge_events([log])
+    analysis.kernel_logs = [log.source] if log.lines else []
     analysis.signatures = list(log.signatures)
     analysis.collected_at = getattr(snap, "crash_time", None)
     analysis.uptime_seconds = getattr(snap, "uptime_seconds", None)

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Size of a "frame": virtio ``num_pages`` and vmmemctl count 4 KiB units.
 FRAME_BYTES = 4096
@@ -52,6 +52,34 @@ class SourceKind(str, enum.Enum):
     SOSREPORT = "sosreport"
     LIVE = "live"
     VMCORE = "vmcore"
+
+
+class Verdict(str, enum.Enum):
+    """An event's or a report's verdict (str-valued: JSON shows the value).
+
+    The report's verdict is the strongest event verdict in this order:
+    ``contributed`` > ``undetermined`` > ``no-log`` > ``not-contributed``;
+    ``no-oom`` when a kernel log was read and holds no OOM, ``no-log`` when
+    no kernel log was read at all.
+    """
+
+    CONTRIBUTED = "contributed"
+    UNDETERMINED = "undetermined"
+    NO_LOG = "no-log"
+    NOT_CONTRIBUTED = "not-contributed"
+    NO_OOM = "no-oom"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Confidence(str, enum.Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -127,6 +155,10 @@ class BootMemory:
     #: pages became managed later, so "pages reserved" at an OOM is lower.
     freed_later_kb: int = 0
     freed_evidence: List[Evidence] = field(default_factory=list)
+    #: Index of the boot (``Linux version`` lines before it in its log) and
+    #: the log it came from: an OOM is compared with its own boot's line only.
+    boot: Optional[int] = None
+    source: Optional[str] = None
 
     @property
     def baseline_reserved_kb(self) -> Optional[int]:
@@ -283,6 +315,10 @@ class OomEvent:
     pages_highmem: Optional[int] = None
     pages_cma_reserved: Optional[int] = None
     pages_hwpoisoned: Optional[int] = None
+    #: ``pages shared`` / ``pages non-shared``: only the pre-3.14 show_mem
+    #: (PageReserved counting) prints them.
+    pages_shared: Optional[int] = None
+    pages_non_shared: Optional[int] = None
     total_pagecache_pages: Optional[int] = None
     swap_cache_pages: Optional[int] = None
     swap_free_kb: Optional[int] = None
@@ -301,6 +337,9 @@ class OomEvent:
     boot: Optional[int] = None
     #: True when the event happened in the boot the report was collected in.
     current_boot: Optional[bool] = None
+    #: The boot ``Memory:`` line (and later ``Freeing`` lines) of this
+    #: event's own boot in its own log, if that log holds it.
+    boot_memory: Optional["BootMemory"] = None
     #: ``Out of memory and no killable processes``, panic lines, ...
     notes: List[str] = field(default_factory=list)
     evidence: List[Evidence] = field(default_factory=list)
@@ -316,8 +355,8 @@ class OomEvent:
 class EventVerdict:
     """The judgement on one OOM event (see :mod:`balloon_oom.verdict`)."""
 
-    verdict: str  # contributed | not-contributed | undetermined
-    confidence: str  # high | medium | low
+    verdict: Verdict  # contributed | not-contributed | undetermined
+    confidence: Confidence
     balloon_bytes_at_oom: Optional[int] = None
     balloon_basis: Optional[str] = None
     #: ``balloon_bytes_at_oom`` is only an upper bound (the unaccounted gap).
@@ -327,6 +366,66 @@ class EventVerdict:
     arithmetic: List[str] = field(default_factory=list)
     #: Where memory went at the OOM, in bytes (memory picture).
     picture: Dict[str, int] = field(default_factory=dict)
+    #: The balloon's size at the OOM as an interval (bytes; upper None:
+    #: unbounded) and every source that bounded it.
+    balloon_lower_bytes: Optional[int] = None
+    balloon_upper_bytes: Optional[int] = None
+    size_sources: List["SizeBound"] = field(default_factory=list)
+    #: Sources whose intervals do not overlap, or collection-time figures the
+    #: interval excludes: each one lowers the confidence.
+    contradictions: List[str] = field(default_factory=list)
+    but_for: Optional["ButFor"] = None
+    materiality: Optional["Materiality"] = None
+    #: ``but-for+materiality`` | ``materiality only (no zone lines)`` | a rule
+    #: that decided before the criterion (``memcg``, ``balloon frame``, ...).
+    criterion: Optional[str] = None
+
+
+@dataclass
+class SizeBound:
+    """One source's bounds on the balloon's size at an OOM (bytes; None: unbounded)."""
+
+    basis: str
+    lower_bytes: Optional[int]
+    upper_bytes: Optional[int]
+    #: ``total`` (every balloon), ``memtotal-reduced`` or ``counted-as-used`` part.
+    part: str = "total"
+    #: Error bars applied to this source, one sentence each.
+    error_bars: List[str] = field(default_factory=list)
+
+
+@dataclass
+class ButFor:
+    """Had the balloon been empty, would this allocation have succeeded?
+
+    ``status``: ``holds`` (the balloon's lower bound covers the shortfall),
+    ``fails`` (the eligible zones were above their watermarks, or the
+    balloon could not cover the shortfall or sat on other nodes),
+    ``unknown``.
+    """
+
+    status: str
+    shortfall_bytes: Optional[int] = None
+    eligible_zones: List[str] = field(default_factory=list)
+    arithmetic: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Materiality:
+    """Is the balloon a material share of the guest, or at least what the kill freed?
+
+    ``bar_bytes`` = min(share bar, kill freed); ``status``: ``material``
+    (lower bound >= bar), ``not-material`` (upper bound < bar),
+    ``straddles``, or ``unknown`` (no guest size).
+    """
+
+    status: str
+    bar_bytes: Optional[int] = None
+    guest_bytes: Optional[int] = None
+    fraction: Optional[float] = None
+    share_bar_bytes: Optional[int] = None
+    kill_freed_bytes: Optional[int] = None
+    arithmetic: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -386,6 +485,8 @@ class Analysis:
     vmcore: Optional[VmcoreInfo] = None
     warnings: List[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    #: Kernel logs read (report-relative paths): none means ``no-log``.
+    kernel_logs: List[str] = field(default_factory=list)
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -59,7 +59,9 @@ def test_4gib_memtotal_reduced_balloon_on_8gib_guest_contributed():
     assert v.balloon_bytes_at_oom == 4 * GIB
     assert v.balloon_basis == "pages reserved at the OOM minus the boot baseline"
     assert "4096.0 MiB" in v.reasons[0]
-    assert any("1048576 pages x 4096 = 4294967296 bytes" in a for a in v.arithmetic)
+    assert any("= 1048576 pages = 4096.0 MiB" in a for a in v.arithmetic)
+    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (4 * GIB, 4 * GIB)
+    assert v.criterion == "materiality only (no zone lines: the pre-v2 rule)"
     assert v.picture["balloon"] == 4 * GIB
     assert sum(v.picture.values()) == PAGES_8G * 4096
 
@@ -111,7 +113,8 @@ def test_balloon_larger_than_victim_rss_contributed():
     ev.victim.anon_rss_kb = 50_000     # ~49 MiB victim
     v = judge_event(ev, _analysis([_virtio(100 * 1024 * 1024)], [ev]), Thresholds())
     assert v.verdict == "contributed"
-    assert "more than the victim's RSS" in v.reasons[0]
+    assert "(what the kill freed)" in v.reasons[0]
+    assert v.materiality.kill_freed_bytes == (50_000 + 0) * 1024
     v = judge_event(ev, _analysis([_virtio(100 * 1024 * 1024)], [ev]),
                     Thresholds(victim_rss=False))
     assert v.verdict == "not-contributed"
@@ -134,10 +137,21 @@ def test_vmw_inflating_trace():
 def test_printed_node_balloon_field_is_best_evidence():
     ev = _event()
     ev.nodes = [OomNode(node=0, values_kb={"kernel_stack": 16000}, balloon_kb=2 * 1024 * 1024)]
-    v = judge_event(ev, _analysis([_virtio(0)], [ev]), Thresholds())
+    v = judge_event(ev, _analysis([_virtio(0, deflate_on_oom=True)], [ev]), Thresholds())
     assert v.balloon_bytes_at_oom == 2 * GIB
     assert v.balloon_basis.startswith("printed with the OOM report")
     assert v.verdict == "contributed"
+
+
+def test_printed_balloon_against_an_unmoved_reserved_count_is_a_contradiction():
+    # A MemTotal-reducing balloon whose pages reserved did not grow, yet 2 GiB printed:
+    # the sources contradict each other, so no confident verdict either way.
+    ev = _event()
+    ev.nodes = [OomNode(node=0, values_kb={"kernel_stack": 16000}, balloon_kb=2 * 1024 * 1024)]
+    v = judge_event(ev, _analysis([_virtio(0)], [ev]), Thresholds())
+    assert (v.verdict, v.confidence) == ("undetermined", "low")
+    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (0, 2 * GIB)
+    assert any(r.startswith("contradiction: the printed/vmcore size") for r in v.reasons)
 
 
 def test_virtuozzo_printed_inflated_free():
@@ -189,7 +203,10 @@ def test_report_verdict_is_strongest_event_or_no_oom():
     verdicts, overall = decide(a, Thresholds())
     assert [v.verdict for v in verdicts] == ["not-contributed", "contributed"]
     assert overall == "contributed"
-    assert decide(_analysis([], []), Thresholds()) == ([], "no-oom")
+    # No event: no-oom only when a kernel log was read, no-log when none was.
+    assert decide(_analysis([], [], kernel_logs=["sos_commands/kernel/dmesg"]),
+                  Thresholds()) == ([], "no-oom")
+    assert decide(_analysis([], []), Thresholds()) == ([], "no-log")
 
 
 def test_collection_time_only_states_the_time_gap():
@@ -198,8 +215,12 @@ def test_collection_time_only_states_the_time_gap():
     a = _analysis([Balloon(Driver.HYPERV, None, inflated_bytes=2 * GIB,
                            accounting=Accounting.UNKNOWN)], [ev], boot=False)
     v = judge_event(ev, a, Thresholds())
-    assert v.balloon_basis == "balloon state at collection time"
-    assert v.confidence == "medium"
+    # The balloon may have been deflated or re-inflated since: the collection bounds nothing.
+    assert (v.verdict, v.confidence) == ("undetermined", "low")
+    assert v.balloon_basis.startswith("nothing bounds it at the OOM; the balloon as collected "
+                                      "was 2048.0 MiB")
+    assert (v.balloon_lower_bytes, v.balloon_upper_bytes, v.balloon_bytes_at_oom) == (
+        None, None, None)
     assert any("collected 400 s after the OOM" in line for line in v.arithmetic)
 
 
@@ -210,14 +231,16 @@ def _unknown_hv(inflated):
 def test_unknown_accounting_uses_reserved_growth_when_it_shows():
     ev = _event(reserved_extra=262144, anon=700_000)  # 1 GiB left the managed pages since boot
     v = judge_event(ev, _analysis([_unknown_hv(GIB)], [ev]), Thresholds())
-    assert (v.verdict, v.confidence, v.balloon_bytes_at_oom) == ("contributed", "medium", GIB)
+    assert (v.verdict, v.confidence, v.balloon_lower_bytes) == ("contributed", "medium", GIB)
     assert any("accounting is unknown" in a for a in v.arithmetic)
 
 
 def test_unknown_accounting_without_reserved_growth_falls_back_to_the_gap():
     ev = _event(reserved_extra=0)
     v = judge_event(ev, _analysis([_unknown_hv(0)], [ev]), Thresholds())
-    # ~3.9 GiB unaccounted here, but the balloon as collected was empty: min() = 0
-    assert v.balloon_basis == "unaccounted gap, bounded by the balloon as collected"
-    assert (v.verdict, v.balloon_bytes_at_oom, v.balloon_upper_bound) == (
-        "not-contributed", 0, False)
+    # ~3.9 GiB unaccounted here; the balloon as collected was empty, which says nothing about
+    # the OOM (v1 took min(gap, collected) = 0 and said not-contributed: wrong).
+    assert v.balloon_basis == ("pages reserved at the OOM minus the boot baseline; unaccounted "
+                               "gap of the OOM report (upper bound)")
+    assert (v.verdict, v.balloon_lower_bytes, v.balloon_upper_bound) == ("undetermined", 0, True)
+    assert v.balloon_upper_bytes > 3 * GIB

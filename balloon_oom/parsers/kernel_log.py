@@ -71,7 +71,11 @@ _LINUX_VERSION = re.compile(r"^Linux version (\S+) \(")
 _HYPERVISOR = re.compile(r"^Hypervisor detected: (.+?)\s*$")
 _MEMORY = re.compile(r"^Memory: (\d+)[kK]/(\d+)[kK] available\b(?P<rest>.*)$")
 _RESERVED = re.compile(r"(\d+)[kK] reserved\b")
-_FREEING = re.compile(r"^Freeing [^:]*memory: (\d+)K$")
+# ``Freeing … memory: NK`` (4.10+), ``…: NK (ffff… - ffff…)`` (3.11-4.9),
+# ``…: Nk freed`` (<= 3.10), and on UEFI guests ``efi: Freeing EFI boot
+# services memory: NK`` (efi_free_boot_services(), arch/x86/platform/efi/quirks.c).
+_FREEING = re.compile(
+    r"^(?:efi: )?Freeing [^:]*memory: (\d+)[kK](?: freed| \(\s*[0-9a-fA-Fx]+\s*-\s*[0-9a-fA-Fx]+\s*\))?$")
 
 # Every balloon driver prints through a prefix that holds "balloon":
 # dev_info() gives "virtio_balloon virtioN: ", and vmw_balloon, hv_balloon
@@ -133,6 +137,7 @@ class KernelLogScanner:
             monotonic=monotonic,
             wallclock=wallclock,
             boot=self.scan.boots - 1 if self.scan.boots else None,
+            boot_memory=self._boot_memory,
         )
 
     def _end_report(self, complete: bool) -> None:
@@ -231,11 +236,13 @@ class KernelLogScanner:
             mem = parse_boot_memory(text)
             if mem is not None:
                 bm = BootMemory(available_kb=mem[0], total_kb=mem[1], reserved_kb=mem[2],
-                                evidence=self._evidence(lineno, raw))
+                                evidence=self._evidence(lineno, raw),
+                                boot=scan.boots - 1 if scan.boots else None,
+                                source=scan.source)
                 scan.boot_memory.append(bm)
                 self._boot_memory = bm
             return
-        if text.startswith("Freeing ") and self._boot_memory is not None:
+        if text.startswith(("Freeing ", "efi: Freeing ")) and self._boot_memory is not None:
             m = _FREEING.match(text)
             if m:
                 self._boot_memory.freed_later_kb += int(m.group(1))

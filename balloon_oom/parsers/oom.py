@@ -329,6 +329,9 @@ _TOTALS = [
     (re.compile(r"^(\d+) pages reserved$"), "pages_reserved"),
     (re.compile(r"^(\d+) pages cma reserved$"), "pages_cma_reserved"),
     (re.compile(r"^(\d+) pages hwpoisoned$"), "pages_hwpoisoned"),
+    # The pre-3.14 show_mem (PageReserved counting) only.
+    (re.compile(r"^(\d+) pages shared$"), "pages_shared"),
+    (re.compile(r"^(\d+) pages non-shared$"), "pages_non_shared"),
 ]
 _VZ_BALLOON = re.compile(r"^Balloon InflatedTotal:\s*(-?\d+)\s*kB InflatedFree:\s*(-?\d+)\s*kB")
 

@@ -22,7 +22,7 @@ def document(analysis: Analysis) -> Dict[str, Any]:
     for event, verdict in zip(doc["oom_events"], verdicts):
         event.update(verdict)
     order = ["schema_version", "source", "kernel", "hypervisor", "collected_at",
-             "uptime_seconds", "verdict", "balloons", "memory", "oom_events", "signatures",
+             "uptime_seconds", "verdict", "kernel_logs", "balloons", "memory", "oom_events", "signatures",
              "disagreements", "vmcore", "warnings"]
     return {k: doc[k] for k in order}
 
