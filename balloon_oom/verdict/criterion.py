@@ -67,12 +67,15 @@ def parse_nodelist(text: Optional[str]) -> Optional[Set[int]]:
     return out
 
 
-def _sane(z: OomZone) -> bool:
+def _sane(z: OomZone, guest_kb: Optional[int]) -> bool:
+    """A watermark above the zone (or the whole guest) is a corrupted managed count."""
     v = z.values_kb
     if "free" not in v or "min" not in v:
         return False
-    size = v.get("managed", v.get("present"))
-    return size is None or v["min"] <= size
+    size = v.get("managed", v.get("present", guest_kb))
+    if size is None:
+        return False
+    return v["min"] <= size and v.get("high", v["min"]) <= size
 
 
 def but_for(ev: OomEvent, est: SizeEstimate, th: Thresholds, page: int) -> ButFor:
@@ -99,10 +102,12 @@ def but_for(ev: OomEvent, est: SizeEstimate, th: Thresholds, page: int) -> ButFo
                  + f"; top eligible zone per node: {', '.join(eligible) or 'none'}")
     if not by_node:
         return ButFor("unknown", eligible_zones=eligible, arithmetic=arith)
-    insane = [f"Node {z.node} {z.zone}" for z in by_node.values() if not _sane(z)]
+    guest_kb = ev.pages_ram * page // 1024 if ev.pages_ram else None
+    insane = [f"Node {z.node} {z.zone}" for z in by_node.values() if not _sane(z, guest_kb)]
     if insane:
-        arith.append(f"zone lines inconsistent ({', '.join(insane)}: min above managed, a "
-                     "corrupted managed count): but-for not evaluated")
+        arith.append(f"zone lines inconsistent ({', '.join(insane)}: a watermark above the "
+                     "zone's memory, a corrupted managed count; or no size to check it "
+                     "against): but-for not evaluated")
         return ButFor("unknown", eligible_zones=eligible, arithmetic=arith)
     alloc_kb = (2 ** max(ev.order or 0, 0)) * page // 1024
     shortfalls = []

@@ -155,15 +155,14 @@ def reserved_delta(ev: OomEvent, analysis: Analysis, th: Thresholds,
                  f"{bm.baseline_reserved_kb}K = {baseline} pages")
     arith.append(f"pages reserved at the OOM {ev.pages_reserved} - {baseline} = "
                  f"{ev.pages_reserved - baseline} pages = {mib(delta)}")
-    if delta < -th.agree_bytes:
+    gig = _gigantic_bytes(ev)
+    if delta + gig < -th.agree_bytes:
         arith.append("negative: the baseline does not fit this report (deferred page init, memory "
                      "offlined, crashkernel shrunk); not used")
         return None
-    lo = hi = max(delta, 0)
+    lo, hi = max(delta, 0), max(delta + gig, 0)
     bars: List[str] = []
-    gig = _gigantic_bytes(ev)
     if gig:
-        hi += gig
         bars.append(f"+{mib(gig)}: gigantic hugepages in the report; boot-time ones are reserved "
                     "in the Memory: line and join managed memory with no Freeing line "
                     "(gather_bootmem_prealloc())")
