@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Evidence-gap scenarios as data, built from the real Debian 6.1 captures.
+
+Every scenario starts from the real guest (shared/real-captures/kvm-6.1: a
+512 MiB guest, a 256 MiB virtio balloon without DEFLATE_ON_OOM, QMP's
+``actual`` = 268435456 bytes at the OOM) and changes only what the gap
+changes, the way the kernel would:
+
+- ``rotated``: the ring buffer lost the boot lines (the OOM report alone);
+- ``deflated``: the host deflated the balloon after the OOM, so MemTotal at
+  collection is the unballooned 468416 kB (the real ``before`` meminfo) and
+  vmstat shows ``balloon_deflate`` = ``balloon_inflate``;
+- ``uefi``: the boot also printed ``efi: Freeing EFI boot services memory:
+  43612K`` (the lab's OVMF guest's figure), memory the ``Memory:`` line's
+  reserved count included;
+- ``gigantic``: a 1 GiB boot hugepage (``hugepagesz=1G hugepages=1``):
+  memblock-reserved in the ``Memory:`` line (total and reserved + 1 GiB),
+  managed later by gather_bootmem_prealloc() with no ``Freeing`` line, so
+  ``pages RAM`` + 262144 and ``pages reserved`` unchanged at the OOM, and a
+  ``hugepages_size=1048576kB`` line in the report;
+- ``two-boots``: a /var/log/messages holding an earlier boot (with its own
+  Memory: line, 256 MiB more reserved: a larger crashkernel) and the current
+  boot whose Memory: line rotated out;
+- ``no-plugin``: no balloon driver files; ``no-log``: no kernel log.
+
+Each scenario names the verdict it must get and the truth its interval must
+contain.
+"""
+
+import pytest
+
+from balloon_oom.analysis import Collected, build
+from balloon_oom.model import Source, SourceKind
+from balloon_oom.parsers.kernel_log import scan_log
+from balloon_oom.readers.files import ReportFiles
+from balloon_oom.verdict import Thresholds, judge
+
+from .shared import CAPTURES
+
+KVM = CAPTURES / "kvm-6.1"
+TRUTH = 268435456  # QMP query-balloon: 512 MiB guest, target 256 MiB
+FEATURES = "sys/bus/virtio/drivers/virtio_balloon/virtio0/features"
+
+pytestmark = pytest.mark.skipif(not KVM.is_dir(), reason="shared/real-captures/kvm-6.1 absent")
+
+
+def _read(name):
+    return (KVM / name).read_text().splitlines()
+
+
+def _full_dmesg():
+    return _read("dmesg-deflate-off.txt")
+
+
+def _report_only():
+    return _read("dmesg-oom-report-deflate-off.txt")
+
+
+def _uefi(lines):
+    out = []
+    for line in lines:
+        if "] Memory: " in line:
+            line = line.replace("64776K reserved", f"{64776 + 43612}K reserved")
+            out.append(line)
+            out.append("[    0.090000] efi: Freeing EFI boot services memory: 43612K")
+            continue
+        out.append(line)
+    return out
+
+
+def _gigantic(lines):
+    out = []
+    for line in lines:
+        if "] Memory: " in line:
+            line = (line.replace("/523768K", f"/{523768 + 1048576}K")
+                    .replace("64776K reserved", f"{64776 + 1048576}K reserved"))
+        elif line.endswith("] 130942 pages RAM"):
+            line = line.replace("130942", str(130942 + 262144))
+        elif "hugepages_size=2048kB" in line:
+            out.append(line)
+            line = line.replace("hugepages_total=0 hugepages_free=0",
+                                "hugepages_total=1 hugepages_free=1").replace(
+                "hugepages_size=2048kB", "hugepages_size=1048576kB")
+        out.append(line)
+    return out
+
+
+def _two_boots():
+    earlier = [line.replace("64776K reserved", f"{64776 + 262144}K reserved")
+               for line in _full_dmesg()[:352]]  # the earlier boot, up to before its OOM
+    banner = _full_dmesg()[0]
+    return earlier + [banner] + _report_only()
+
+
+def _meminfo(total_kb):
+    rest = "\n".join(_read("meminfo-after-oom-deflate-off.txt")[1:])
+    return f"MemTotal:       {total_kb} kB\n{rest}\n"
+
+
+def _vmstat(inflate, deflate):
+    return f"balloon_inflate {inflate}\nballoon_deflate {deflate}\nballoon_migrate 0\n"
+
+
+AFTER_OOM = {"proc/meminfo": _meminfo(206272), "proc/vmstat": _vmstat(65536, 0)}
+DEFLATED = {"proc/meminfo": _meminfo(468416), "proc/vmstat": _vmstat(65536, 65536)}
+PLUGIN = {FEATURES: "\n".join(_read("features-after-oom-deflate-off.txt")) + "\n"} \
+    if KVM.is_dir() else {}
+
+# name: (log lines or None, log path, report files, verdict, truth, confidences allowed)
+SCENARIOS = {
+    "boot-lines": (_full_dmesg, "sos_commands/kernel/dmesg", {**AFTER_OOM, **PLUGIN},
+                   "contributed", TRUTH, {"high"}),
+    "rotated-deflated": (_report_only, "sos_commands/kernel/dmesg", {**DEFLATED, **PLUGIN},
+                         "contributed", TRUTH, {"high"}),
+    "rotated-deflated-no-plugin": (_report_only, "sos_commands/kernel/dmesg", DEFLATED,
+                                   "undetermined", TRUTH, {"low"}),
+    "rotated-no-collection": (_report_only, "sos_commands/kernel/dmesg", PLUGIN,
+                              "undetermined", TRUTH, {"low"}),
+    "uefi": (lambda: _uefi(_full_dmesg()), "sos_commands/kernel/dmesg",
+             {**AFTER_OOM, **PLUGIN}, "contributed", TRUTH, {"high"}),
+    "uefi-rotated-deflated": (lambda: _uefi(_report_only()), "sos_commands/kernel/dmesg",
+                              {**DEFLATED, **PLUGIN}, "contributed", TRUTH, {"high"}),
+    "gigantic": (lambda: _gigantic(_full_dmesg()), "sos_commands/kernel/dmesg",
+                 {"proc/meminfo": _meminfo(206272 + 1048576), "proc/vmstat": _vmstat(65536, 0),
+                  **PLUGIN}, "contributed", TRUTH, {"medium"}),
+    "gigantic-no-meminfo": (lambda: _gigantic(_full_dmesg()), "sos_commands/kernel/dmesg",
+                            PLUGIN, "undetermined", TRUTH, {"low"}),
+    "two-boots": (_two_boots, "var/log/messages", {**DEFLATED, **PLUGIN},
+                  "contributed", TRUTH, {"high"}),
+    "no-log": (None, None, {**AFTER_OOM, **PLUGIN}, "no-log", None, set()),
+}
+
+
+def run(name):
+    make, path, files, *_ = SCENARIOS[name]
+    report = ReportFiles()
+    for p, text in files.items():
+        report.add(p, text)
+    logs = [scan_log(make(), path)] if make else []
+    return judge(build(Collected(files=report, logs=logs),
+                       Source(SourceKind.SOSREPORT, name)), Thresholds())
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario(name):
+    _, _, _, verdict, truth, confidences = SCENARIOS[name]
+    a = run(name)
+    assert a.verdict == verdict
+    for v in a.verdicts:
+        assert v.confidence in confidences
+        if truth is not None and v.balloon_lower_bytes is not None:
+            hi = v.balloon_upper_bytes
+            assert v.balloon_lower_bytes <= truth and (hi is None or truth <= hi), \
+                (v.balloon_lower_bytes, hi)
+
+
+def test_rotated_deflated_is_bounded_by_managed_continuity():
+    (v,) = run("rotated-deflated").verdicts
+    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (TRUTH, TRUTH)
+    assert v.balloon_basis.startswith("managed memory at the OOM vs MemTotal")
+    assert any("MemTotal growth since the OOM 256.0 MiB" in a for a in v.arithmetic)
+
+
+def test_no_plugin_shows_the_reserved_signature():
+    (v,) = run("rotated-deflated-no-plugin").verdicts
+    assert any("pages reserved 79374 is 61% of pages RAM 130942" in r for r in v.reasons)
+
+
+def test_uefi_boot_services_are_part_of_the_baseline():
+    a = run("uefi")
+    assert a.oom_events[0].boot_memory.freed_later_kb == 9424 + 43612
+    assert a.verdicts[0].balloon_bytes_at_oom == TRUTH
+
+
+def test_gigantic_hugepage_is_an_error_bar_resolved_by_continuity():
+    (v,) = run("gigantic").verdicts
+    delta = next(s for s in v.size_sources if s.basis.startswith("pages reserved"))
+    assert (delta.lower_bytes, delta.upper_bytes) == (0, TRUTH)
+    assert delta.error_bars[0].startswith("+1024.0 MiB: gigantic hugepages")
+    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (TRUTH, TRUTH)
+
+
+def test_two_boots_never_borrow_the_earlier_boots_baseline():
+    a = run("two-boots")
+    (ev,) = a.oom_events
+    assert ev.boot == 1 and ev.boot_memory is None and a.memory.boot is None
+    # The earlier boot's baseline would have said 0 (an empty balloon): not used.
+    assert not any(s.basis.startswith("pages reserved") for s in a.verdicts[0].size_sources)
