@@ -32,10 +32,11 @@ def _add_analyze(sub) -> None:
     p.add_argument("--debuginfo", metavar="PATH", action="append",
                    help="vmlinux / module debug files or directories (vmcore only; repeatable)")
     p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
-                   help="balloon share of guest memory that counts as contributing "
-                        "(default 0.10)")
+                   help="materiality's share arm: a balloon of at least this share of the "
+                        "guest's memory is material (default 0.10)")
     p.add_argument("--no-victim-rule", action="store_true",
-                   help="do not count a balloon larger than the victim's RSS as contributing")
+                   help="turn off materiality's kill arm (a balloon holding at least what "
+                        "the kill freed is material)")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="reports analysed in parallel (several PATHs; default: CPU count)")
     p.add_argument("--dask", metavar="ADDRESS",

@@ -140,6 +140,15 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
                     bound = "at most " if v.balloon_upper_bound else ""
                     out.append(f"  balloon at OOM #{i}: {bound}{mib(v.balloon_bytes_at_oom)} "
                                f"from {v.balloon_basis}")
+                if v.balloon_lower_bytes is not None:
+                    hi = "unbounded" if v.balloon_upper_bytes is None else mib(
+                        v.balloon_upper_bytes)
+                    out.append(f"  interval at OOM #{i}: [{mib(v.balloon_lower_bytes)}, {hi}]")
+                if v.criterion:
+                    bf = v.but_for.status if v.but_for else "-"
+                    mat = v.materiality.status if v.materiality else "-"
+                    out.append(f"  criterion for OOM #{i}: {v.criterion} (but-for {bf}, "
+                               f"materiality {mat})")
                 for line in v.arithmetic:
                     out.append(f"    {line}")
         out.append("")
