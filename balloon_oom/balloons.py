@@ -81,6 +81,18 @@ B_MEMINFO = "meminfo Balloon"
 B_NR_BALLOON = "vmstat nr_balloon_pages"
 B_EVENTS = "vmstat balloon_inflate - balloon_deflate"
 
+#: pseries CMM, the one answer (builder, vmcore reader, README): loaned pages always
+#: leave totalram, so MemTotal shrinks; zone managed (and an OOM report's ``pages
+#: reserved``) shrinks too only since David Hildenbrand's 2019 cmm series (Linux kernel
+#: commit fe030c9b85e6 ("powerpc/pseries/cmm: Implement balloon compaction") and the
+#: adjust_managed_page_count() patch before it); the verdict checks MemTotal against the
+#: zones' managed pages instead of trusting a version.
+PSERIES_ACCOUNTING_BASIS = (
+    "pseries CMM (arch/powerpc/platforms/pseries/cmm.c) takes loaned pages out of totalram, so "
+    "MemTotal shrinks (memtotal-reduced); kernels before the 2019 balloon-compaction series "
+    "leave zone managed alone, so pages reserved does not show them there"
+)
+
 #: Below this, a MemTotal gap is noise (freed init memory rounding, ...): 4 MiB.
 _GAP_NOISE_KB = 4096
 
@@ -586,10 +598,7 @@ def _find_pseries(files, memory, warnings) -> List[Balloon]:
         b.details["oom_freed_kb"] = vals["oom_freed_kb"].value
     _set_size(b, alternatives, memory)
     b.accounting = Accounting.MEMTOTAL_REDUCED
-    b.accounting_basis = (
-        "pseries CMM (arch/powerpc/platforms/pseries/cmm.c) takes loaned pages out of totalram "
-        "(totalram_pages_dec(), adjust_managed_page_count() since v5.6), so MemTotal shrinks"
-    )
+    b.accounting_basis = PSERIES_ACCOUNTING_BASIS
     return [b]
 
 

@@ -156,7 +156,10 @@ def test_scenario(name):
 
 def test_rotated_deflated_is_bounded_by_managed_continuity():
     (v,) = run("rotated-deflated").verdicts
-    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (TRUTH, TRUTH)
+    # upper: + the report's 8.9 MiB unaccounted gap (no zoneinfo shows MemTotal = managed,
+    # so a totalram-only driver could also hide there)
+    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (TRUTH, TRUTH + 2283 * 4096)
+    assert v.balloon_bytes_at_oom == TRUTH
     assert v.balloon_basis.startswith("managed memory at the OOM vs MemTotal")
     assert any("MemTotal growth since the OOM 256.0 MiB" in a for a in v.arithmetic)
 
@@ -177,7 +180,7 @@ def test_gigantic_hugepage_is_an_error_bar_resolved_by_continuity():
     delta = next(s for s in v.size_sources if s.basis.startswith("pages reserved"))
     assert (delta.lower_bytes, delta.upper_bytes) == (0, TRUTH)
     assert delta.error_bars[0].startswith("+1024.0 MiB: gigantic hugepages")
-    assert (v.balloon_lower_bytes, v.balloon_upper_bytes) == (TRUTH, TRUTH)
+    assert v.balloon_lower_bytes == TRUTH and v.balloon_upper_bytes < TRUTH + 10 * 1024 * 1024
 
 
 def test_two_boots_never_borrow_the_earlier_boots_baseline():

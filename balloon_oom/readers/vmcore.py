@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
+from ..balloons import PSERIES_ACCOUNTING_BASIS
 from ..errors import DebuginfoError, InputError
 from ..model import (
     Accounting,
@@ -361,8 +362,8 @@ def _balloons(snap, missing_modules: List[str]) -> List[Balloon]:
         balloons.append(Balloon(
             driver=Driver.PSERIES_CMM,
             inflated_bytes=p.loaned_pages * mem.page_size,
-            accounting=Accounting.UNKNOWN,
-            accounting_basis="pseries cmm's MemTotal handling is not probed",
+            accounting=Accounting.MEMTOTAL_REDUCED,
+            accounting_basis=PSERIES_ACCOUNTING_BASIS,
             details={"basis": "loaned_pages", "loaned_pages": p.loaned_pages,
                      "loaned_pages_target": p.loaned_pages_target},
             evidence=[Evidence("vmcore", field="loaned_pages", text=str(p.loaned_pages))],

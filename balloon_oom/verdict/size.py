@@ -67,10 +67,12 @@ class SizeEstimate:
 
     @property
     def point(self) -> Optional[int]:
+        """One number for tables: the upper bound of an upper-bound-only interval, the
+        lower bound of a narrow one (width <= ``exact_width``), else None."""
+        if self.upper_only:
+            return self.upper
         if self.upper is not None and self.upper - self.lower <= self.exact_width:
             return self.lower
-        if self.lower == 0 and self.upper is not None:
-            return self.upper
         return None
 
     @property
@@ -136,6 +138,28 @@ def _hv_tail_bytes(analysis: Analysis) -> int:
             if isinstance(added, int) and isinstance(onlined, int) and added > onlined:
                 tail += (added - onlined) * 4096
     return tail
+
+
+def _totalram_is_managed(analysis: Analysis, th: Thresholds, arith: List[str]) -> bool:
+    """MemTotal equals the zones' managed pages at collection: the reducing drivers here
+    adjust managed pages (``adjust_managed_page_count``), not only ``totalram_pages``.
+
+    Without that proof a MemTotal-reducing balloon may sit in the unaccounted gap instead
+    of ``pages reserved`` (virtio <= 3.10 did ``totalram_pages--`` only; pseries CMM did
+    until v5.5), so the gap stays an upper bound on it.
+    """
+    mem = analysis.memory
+    managed = [z.managed_pages for z in mem.zones]
+    if mem.mem_total_kb is None or not managed or any(m is None for m in managed):
+        arith.append("no zoneinfo to show that MemTotal is the zones' managed pages: a "
+                     "MemTotal-reducing balloon may also be in the unaccounted gap")
+        return False
+    total = sum(managed) * page_size(analysis)
+    if abs(total - mem.mem_total_kb * 1024) <= th.agree_bytes:
+        return True
+    arith.append(f"MemTotal {mem.mem_total_kb} kB differs from the zones' managed pages "
+                 f"({mib(total)}): a driver decrements totalram only")
+    return False
 
 
 def reserved_delta(ev: OomEvent, analysis: Analysis, th: Thresholds,
@@ -325,6 +349,16 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
         # The MemTotal-reducing part.
         if mode == "used":
             red: Interval = (0, 0)
+            delta = reserved_delta(ev, analysis, th, arith)
+            if delta is not None and delta.lower_bytes > th.gap_noise_bytes:
+                # virtio 4.0-4.2 reduced managed memory even with DEFLATE_ON_OOM (Linux kernel
+                # commit 997e120843e8 made it conditional in v4.3): pages reserved grew.
+                red = (delta.lower_bytes, delta.upper_bytes)
+                sources.append(delta)
+                caveats.append(f"pages reserved grew by {mib(delta.lower_bytes)} since boot "
+                               "although every balloon here is counted as used: taken as a "
+                               "balloon in managed memory (virtio 4.0-4.2 with DEFLATE_ON_OOM)")
+                arith.append(f"  {caveats[-1]}")
         else:
             red_sources = [s for s in (reserved_delta(ev, analysis, th, arith),
                                        continuity(ev, analysis, th, arith)) if s is not None]
@@ -352,8 +386,19 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
                                "balloon does: taken as the balloon")
                 arith.append(f"  {caveats[-1]}")
         # The counted-as-used part.
-        if mode == "reduced":
+        if mode == "reduced" and _totalram_is_managed(analysis, th, arith):
             used: Interval = (0, 0)
+        elif mode == "reduced":
+            gap = unaccounted_gap(ev, analysis, arith, "counted-as-used")
+            used = (0, gap.upper_bytes) if gap else (0, None)
+            if gap:
+                sources.append(gap)
+                if gap.upper_bytes > th.gap_noise_bytes:
+                    caveats.append(
+                        f"unaccounted gap {mib(gap.upper_bytes)}: a driver that only decrements "
+                        "totalram (virtio <= 3.10 and RHEL 7.0-7.2, pseries CMM before v5.5) keeps "
+                        "its pages there, out of pages reserved")
+                    arith.append(f"  {caveats[-1]}")
         else:
             gap = unaccounted_gap(ev, analysis, arith, "counted-as-used")
             used = (0, gap.upper_bytes) if gap else (0, None)
@@ -398,7 +443,7 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
     elif caveats:
         conf = Confidence.MEDIUM
     est = SizeEstimate(lo, hi, basis, conf, sources, arith, contradictions, caveats,
-                       collected, bounded, th.agree_bytes)
+                       collected, bounded, th.gap_noise_bytes)
     arith.append(f"balloon at the OOM: {show(lo, hi)} ({basis}); confidence {conf.value}")
     return est
 
