@@ -248,8 +248,10 @@ def test_unknown_accounting_without_reserved_growth_falls_back_to_the_gap():
     v = judge_event(ev, _analysis([_unknown_hv(0)], [ev]), Thresholds())
     # ~3.9 GiB unaccounted here; the balloon as collected was empty, which says nothing about
     # the OOM (v1 took min(gap, collected) = 0 and said not-contributed: wrong).
-    assert v.balloon_basis == ("pages reserved at the OOM minus the boot baseline; unaccounted "
-                               "gap of the OOM report (upper bound)")
+    assert v.balloon_basis == "unaccounted gap of the OOM report (upper bound)"
+    assert [s.basis for s in v.size_sources] == [
+        "pages reserved at the OOM minus the boot baseline",
+        "unaccounted gap of the OOM report (upper bound)"]
     assert (v.verdict, v.balloon_lower_bytes, v.balloon_upper_bound) == ("undetermined", 0, True)
     assert v.balloon_upper_bytes > 3 * GIB
 
@@ -263,3 +265,17 @@ def test_counted_as_used_balloon_whose_reserved_count_grew_is_not_empty():
     v = judge_event(ev, _analysis([_virtio(0, deflate_on_oom=True)], [ev]), Thresholds())
     assert v.verdict == "contributed" and v.confidence == "medium"
     assert v.balloon_lower_bytes == GIB
+
+
+def test_cmm_notifier_bounds_a_cmm_only_balloon_to_empty_except_sysrq():
+    ev = _event()
+    cmm = Balloon(Driver.S390_CMM, "cmm", inflated_bytes=2 * GIB,
+                  accounting=Accounting.COUNTED_AS_USED)
+    v = judge_event(ev, _analysis([cmm], [ev]), Thresholds())
+    # cmm_oom_notify() frees before every non-memcg kill: a printed kill means it had nothing
+    assert (v.verdict, v.balloon_upper_bytes) == ("not-contributed", 0)
+    assert v.balloon_basis == "CMM OOM notifier freed nothing before the kill"
+    ev.order = -1  # sysrq-f: what the notifier freed is ignored, the kill proves nothing
+    v = judge_event(ev, _analysis([cmm], [ev]), Thresholds())
+    assert v.balloon_upper_bytes > 0 and v.verdict != "not-contributed"
+    assert any(r.startswith("sysrq-f OOM (order=-1)") for r in v.reasons)

@@ -154,9 +154,17 @@ def but_for(ev: OomEvent, est: SizeEstimate, th: Thresholds, page: int) -> ButFo
     if lower >= need:
         arith.append(f"balloon lower bound {mib(lower)} >= shortfall {mib(need)}: but-for holds")
         return ButFor("holds", shortfall, eligible, arith)
-    if upper is not None and upper < shortfall:
-        arith.append(f"balloon upper bound {mib(upper)} < shortfall {mib(shortfall)}: even an "
-                     "empty balloon would not have covered it, but-for fails")
+    # Lower zones keep a lowmem_reserve the zone line does not show: their
+    # min + 2^order - free is only a floor of what they lacked.
+    floor_kb = min(max(z.values_kb["min"] + alloc_kb - z.values_kb["free"], 0)
+                   for z in ev.zones
+                   if z.zone in ZONE_ORDER and ZONE_ORDER.index(z.zone) <= top_idx
+                   and (nodes is None or z.node in nodes) and _sane(z, guest_kb))
+    floor = floor_kb * 1024
+    if upper is not None and upper < floor:
+        arith.append(f"balloon upper bound {mib(upper)} < the smallest shortfall of any "
+                     f"eligible zone {mib(floor)}: even an empty balloon would not have covered "
+                     "it, but-for fails")
         return ButFor("fails", shortfall, eligible, arith)
     arith.append(f"balloon {mib(lower)}..{mib(upper)} against shortfall {mib(need)}: unknown")
     return ButFor("unknown", shortfall, eligible, arith)

@@ -457,7 +457,7 @@ def _basis(sources: List[SizeBound], lo: int, hi: Optional[int], bounded: bool,
                     "since)")
         return "nothing bounds it at the OOM"
     binding = [s.basis for s in sources
-               if s.lower_bytes == lo or (hi is not None and s.upper_bytes == hi)]
+               if (hi is not None and s.upper_bytes == hi) or (lo > 0 and s.lower_bytes == lo)]
     names = binding or [s.basis for s in sources]
     seen: List[str] = []
     for n in names:
