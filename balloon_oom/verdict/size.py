@@ -306,6 +306,15 @@ def _total_sources(ev: OomEvent, analysis: Analysis, last: bool,
         else:
             out.append(SizeBound("printed with the OOM report (per-node Balloon:, v6.15+)",
                                  node_kb * 1024, node_kb * 1024))
+    inflate = analysis.memory.balloon_inflate
+    if (inflate is not None and ev.current_boot is True and analysis.balloons
+            and all(b.driver == Driver.VIRTIO for b in analysis.balloons)
+            and analysis.source.kind.value != "vmcore"):
+        page = page_size(analysis)
+        arith.append(f"vmstat balloon_inflate {inflate} at collection: pages inflated since boot, "
+                     f"so the balloon never held more than {mib(inflate * page)} in this boot")
+        out.append(SizeBound("vmstat balloon_inflate since boot (upper bound)", 0,
+                             inflate * page))
     return out
 
 
