@@ -52,6 +52,16 @@ class SourceKind(str, enum.Enum):
     SOSREPORT = "sosreport"
     LIVE = "live"
     VMCORE = "vmcore"
+    #: A plain kernel log file or standard input (dmesg, syslog, journal, console).
+    LOG = "log"
+    #: A kdump directory (``/var/crash/<ip>-<date>/``: vmcore-dmesg.txt, vmcore).
+    KDUMP = "kdump"
+    #: A SUSE supportconfig (directory or tarball of ``#==[`` section files).
+    SUPPORTCONFIG = "supportconfig"
+    #: An archive holding logs or reports (a ``.zip``, a case tarball).
+    ARCHIVE = "archive"
+    #: A directory holding report paths but no sosreport markers (``var/log/messages``).
+    DIRECTORY = "directory"
 
 
 @dataclass
@@ -333,6 +343,8 @@ class EventVerdict:
 class Source:
     kind: SourceKind
     path: str
+    #: The inputs analysed together as this one guest (``--same-guest``), else empty.
+    parts: List["Source"] = field(default_factory=list)
 
 
 @dataclass

@@ -302,8 +302,9 @@ def test_directory_that_is_not_a_sosreport(tmp_path):
     (plain / "holiday.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 100)
     with pytest.raises(InputError) as info:
         analyze(str(plain))
-    assert str(info.value) == (f"{plain}: not a sosreport directory (no version.txt, "
-                               "sos_commands/, proc/ or sys/)")
+    assert str(info.value) == (f"{plain}: not a sosreport, supportconfig or kdump directory "
+                               "(no version.txt, sos_commands/, proc/, sys/, basic-environment.txt, "
+                               "vmcore-dmesg.txt, vmcore or var/log/ kernel log)")
 
 
 # --- the decompression bomb -------------------------------------------------------------------
