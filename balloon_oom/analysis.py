@@ -201,7 +201,9 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
     snap = primary.vmcore
     analysis = Analysis(source=source or primary.source or Source(SourceKind.SOSREPORT, "?"))
     if len(parts) > 1:
-        analysis.source.parts = [p.source for p in parts if p.source is not None]
+        analysis.source = Source(analysis.source.kind, analysis.source.path,
+                                 parts=[Source(p.source.kind, p.source.path)
+                                        for p in parts if p.source is not None])
 
     if snap is not None:
         memory = snap.memory if isinstance(snap.memory, MemoryFigures) else MemoryFigures()

@@ -154,7 +154,8 @@ def _head(path: Path, size: int = 512) -> bytes:
 
 def _archive_kind(collected: Collected, fallback: SourceKind) -> SourceKind:
     paths = collected.files.paths()
-    if any(p == "version.txt" or p.startswith(("sos_commands/", "sos_reports/")) for p in paths):
+    if any(p == "version.txt" or p.startswith(("sos_commands/", "sos_reports/", "proc/", "sys/"))
+           for p in paths):
         return SourceKind.SOSREPORT
     if "supportconfig" in collected.formats:
         return SourceKind.SUPPORTCONFIG
