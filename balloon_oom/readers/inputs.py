@@ -154,11 +154,11 @@ def _head(path: Path, size: int = 512) -> bytes:
 
 def _archive_kind(collected: Collected, fallback: SourceKind) -> SourceKind:
     paths = collected.files.paths()
+    if "supportconfig" in collected.formats:
+        return SourceKind.SUPPORTCONFIG
     if any(p == "version.txt" or p.startswith(("sos_commands/", "sos_reports/", "proc/", "sys/"))
            for p in paths):
         return SourceKind.SOSREPORT
-    if "supportconfig" in collected.formats:
-        return SourceKind.SUPPORTCONFIG
     return fallback
 
 
