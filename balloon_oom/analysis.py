@@ -267,9 +267,33 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
                         "reports print; a sosreport (`balloon-oom sos report -o balloon`) or the "
                         "vmcore of the same guest, given with --same-guest, adds the balloon's "
                         "state")
+    analysis.source.hostname, analysis.source.boot_id = guest_identity(files)
     analysis.disagreements = _disagreements(analysis) + between
     analysis.warnings = _dedupe(warnings)
     return analysis
+
+
+_HOSTNAME_FILES = ("sos_commands/host/hostname", "hostname", "proc/sys/kernel/hostname",
+                   "etc/hostname")
+_BOOT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def guest_identity(files: ReportFiles) -> tuple:
+    """``(hostname, boot_id)`` of a report, each None when it does not say.
+
+    >>> f = ReportFiles(); f.add("etc/hostname", "guest1\\n")
+    >>> f.add("proc/sys/kernel/random/boot_id", "0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e\\n")
+    >>> guest_identity(f)
+    ('guest1', '0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e')
+    """
+    hostname = None
+    for path in _HOSTNAME_FILES:
+        text = (files.text(path) or "").strip()
+        if text and len(text.split()) == 1 and len(text) <= 253:
+            hostname = text
+            break
+    boot_id = (files.text("proc/sys/kernel/random/boot_id") or "").strip().lower()
+    return hostname, (boot_id if _BOOT_ID.match(boot_id) else None)
 
 
 #: Longest warning kept: a parser quotes the line it refused, and a hostile

@@ -345,6 +345,10 @@ class Source:
     path: str
     #: The inputs analysed together as this one guest (``--same-guest``), else empty.
     parts: List["Source"] = field(default_factory=list)
+    #: Which guest it is, when the source says: host name and the boot's id
+    #: (``/proc/sys/kernel/random/boot_id``); fleet mode compares them.
+    hostname: Optional[str] = None
+    boot_id: Optional[str] = None
 
 
 @dataclass

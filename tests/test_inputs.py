@@ -323,3 +323,29 @@ def test_same_guest_flag_on_the_command_line(tmp_path):
     doc = json.loads(out)
     assert [p["path"] for p in doc["source"]["parts"]] == [str(tree), str(older)]
     assert len(doc["oom_events"]) == 1 and doc["verdict"] == "contributed"
+
+
+@needs_captures
+def test_fleet_mode_says_when_two_inputs_look_like_one_guest(tmp_path):
+    """Same host name and boot id: fleet mode stays fleet mode, one stderr line
+    suggests --same-guest.  (Host name and boot id are written here: the captures
+    hold neither.)"""
+    tree = kvm_tree(tmp_path / "src")
+    (tree / "etc").mkdir(exist_ok=True)
+    (tree / "etc" / "hostname").write_text("guest1\n")
+    (tree / "proc" / "sys" / "kernel" / "random").mkdir(parents=True)
+    (tree / "proc" / "sys" / "kernel" / "random" / "boot_id").write_text(
+        "0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e\n")
+    tarball = _sos_tarball(tree, tmp_path / "sosreport-guest1.tar.xz")
+    rc, out, err = cli("analyze", tree, tarball, "--format", "jsonl", "--jobs", "1")
+    assert rc == 0, err
+    docs = [json.loads(line) for line in out.splitlines()]
+    assert [d["source"]["boot_id"] for d in docs] == ["0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e"] * 2
+    hint = [line for line in err.splitlines() if "--same-guest" in line]
+    assert hint == [f"balloon-oom: {tree}, {tarball} look like one guest (host guest1, boot id "
+                    "0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e): to analyse them as one, add "
+                    "--same-guest"]
+    # another guest's report beside them: no hint for it
+    other = Path(sosroots.build("firecracker-6.18", str(tmp_path)).path)
+    rc, out, err = cli("analyze", tree, other, "--format", "jsonl", "--jobs", "1")
+    assert rc == 0 and "--same-guest" not in err, err
