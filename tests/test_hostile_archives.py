@@ -307,6 +307,43 @@ def test_directory_that_is_not_a_sosreport(tmp_path):
                                "vmcore-dmesg.txt, vmcore or var/log/ kernel log)")
 
 
+# --- zips and archives in archives ------------------------------------------------------------
+
+@needs_strace
+def test_zip_and_nested_case_tarball_extract_nothing(tmp_path):
+    """A .zip of a report and a case tarball holding the report tarball (which
+    holds escaping members and a link to the canary): the real report is read,
+    nothing is created (the inner tarball is decompressed through a pipe), and
+    nothing outside the input is opened."""
+    import zipfile
+
+    root = kvm_root(tmp_path / "src")
+    can = canary(tmp_path)
+    inner = tmp_path / "sosreport-guest-2026.tar.xz"
+    with tarfile.open(inner, "w:xz") as tar:
+        add_tree(tar, root)
+        add_bytes(tar, "../../etc/cron.d/evil", f"MemTotal: 999 kB\n{CANARY_TEXT}\n".encode())
+        add_special(tar, "sosreport-guest-2026/sys/kernel/debug/hv-balloon", tarfile.SYMTYPE,
+                    str(can))
+    case = tmp_path / "in" / "case-0123.tar.gz"
+    case.parent.mkdir()
+    with tarfile.open(case, "w:gz") as tar:
+        tar.add(str(inner), arcname="case-0123/attachments/" + inner.name)
+        add_bytes(tar, "case-0123/../../escape.txt", CANARY_TEXT.encode())
+    zipped = tmp_path / "zin" / "upload.zip"
+    zipped.parent.mkdir()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(inner, "upload/attachments/" + inner.name)
+        zf.writestr("upload/../../escape.txt", CANARY_TEXT)
+    for report in (case, zipped):
+        o = run_cli(["analyze", "--format", "json", str(report)], tmp_path / f"run-{report.name}")
+        doc = json_of(o)
+        assert_stayed_inside(o, report, can)
+        assert doc["memory"]["mem_total_kb"] == 206272
+        assert [b["driver"] for b in doc["balloons"]] == ["virtio_balloon"]
+        assert doc["verdict"] == "contributed"
+
+
 # --- the decompression bomb -------------------------------------------------------------------
 
 class Zeros(io.RawIOBase):
