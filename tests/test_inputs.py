@@ -205,8 +205,14 @@ def test_zip_inside_a_stream_is_refused_in_one_line(tmp_path):
     rc, out, err = cli("analyze", outer)
     assert (rc, out) == (2, "") and err.count("\n") == 1, err
     assert "a .zip inside another archive" in err and "give the .zip's path" in err
-    rc, out, err = cli("analyze", "-", stdin=z.read_bytes())
+    rc, out, err = cli("analyze", "-", stdin=z.read_bytes())   # a pipe
     assert (rc, out) == (2, "") and err.count("\n") == 1 and ".zip" in err, err
+    with open(z, "rb") as f:   # `analyze - < logs.zip`: seekable, so read
+        proc = subprocess.run([sys.executable, "-m", "balloon_oom", "analyze", "-", "--format",
+                               "json"], cwd=REPO, stdin=f, capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json_events(proc.stdout.decode()) == json_events(cli("analyze", AWS, "--format",
+                                                               "json")[1])
 
 
 # --- kdump ------------------------------------------------------------------------------------
@@ -349,3 +355,17 @@ def test_fleet_mode_says_when_two_inputs_look_like_one_guest(tmp_path):
     other = Path(sosroots.build("firecracker-6.18", str(tmp_path)).path)
     rc, out, err = cli("analyze", tree, other, "--format", "jsonl", "--jobs", "1")
     assert rc == 0 and "--same-guest" not in err, err
+
+
+@needs_captures
+def test_sosreport_tarball_on_stdin(tmp_path):
+    """``cat sosreport.tar.xz | balloon-oom analyze -``: the same analysis as the file."""
+    tree = kvm_tree(tmp_path / "src")
+    tarball = _sos_tarball(tree, tmp_path / "sosreport-guest.tar.xz")
+    rc, out, err = cli("analyze", tarball, "--format", "json")
+    rc2, out2, err2 = cli("analyze", "-", "--format", "json", stdin=tarball.read_bytes())
+    assert (rc, rc2) == (0, 0), err2
+    a, b = json.loads(out), json.loads(out2)
+    assert b["source"] == dict(a["source"], path="-")
+    for key in ("oom_events", "balloons", "memory", "verdict"):
+        assert b[key] == a[key], key

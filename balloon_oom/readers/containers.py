@@ -23,7 +23,7 @@ import subprocess
 import threading
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Callable, Iterator, List, Optional, Tuple, Union
 
 from ..errors import InputError
 from . import layout, sniff
@@ -178,9 +178,13 @@ def _supportconfig_name(path: str) -> bool:
     return any(fnmatch.fnmatchcase(base, p) for p in SUPPORTCONFIG_FILES)
 
 
+#: Top directories of a report besides those of :data:`.members._REPORT_TOP`.
+_INSIDE_REPORT = frozenset(_REPORT_TOP | {"sos_strings", "sos_logs"})
+
+
 def _loose(path: str) -> bool:
     """Not a place inside a report: worth looking at by content."""
-    return path.split("/", 1)[0] not in _REPORT_TOP
+    return path.split("/", 1)[0] not in _INSIDE_REPORT
 
 
 def expand(members: Iterator[Member], label: str, depth: int,
@@ -190,6 +194,7 @@ def expand(members: Iterator[Member], label: str, depth: int,
     ``depth`` is the depth of the archive (or directory) ``members`` come from.
     """
     for member in members:
+        # classify() only for loose files: most of a report is under sos_commands/, proc/…
         if member.kind != "file" or member.role is not None or not _loose(member.path) \
                 or layout.classify(member.path) is not None:
             yield member
@@ -250,10 +255,13 @@ def _once(stream: BinaryIO) -> Callable[[], BinaryIO]:
     return lambda: stream
 
 
-def iter_zip(path: Path, warnings: List[str]) -> Iterator[Member]:
-    """Members of a ``.zip`` file (seekable), the top directory stripped as for tarballs."""
+def iter_zip(path: Union[Path, BinaryIO], warnings: List[str],
+             label: Optional[str] = None) -> Iterator[Member]:
+    """Members of a ``.zip`` (a path, or a seekable file named ``label``), the top
+    directory stripped as for tarballs."""
+    zipped, path = path, label or path  # type: ignore[assignment]
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(zipped)  # type: ignore[arg-type]
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable zip archive ({exc})") from None
     with zf:

@@ -236,8 +236,18 @@ def collect_path(path: str, debuginfo: Optional[List[str]] = None) -> Collected:
 
 def collect_stdin(stream: BinaryIO, label: str = "-") -> Collected:
     """Standard input: a kernel log, a tar or a supportconfig file, plain or compressed."""
+    start = _seekable_at(stream)
     head, chained = peek(stream, 512)
     kind = sniff.kind_of(head)
+    if kind == "zip" and start is not None:  # `analyze - < upload.zip`: a file after all
+        stream.seek(start)
+        out = Collected()
+        collect(expand(iter_zip(stream, out.warnings, label), label, 1, out.warnings), out)
+        out.source = Source(_archive_kind(out, SourceKind.ARCHIVE), label)
+        if out.empty:
+            raise InputError(f"{label}: zip archive holds no sosreport files, supportconfig or "
+                             f"kernel log ({'; '.join(out.warnings) or 'nothing readable'})")
+        return out
     if kind == "zip":
         raise InputError(f"{label}: {NESTED_ZIP}")
     if kind in ("elf", "vmcore"):
@@ -253,6 +263,14 @@ def collect_stdin(stream: BinaryIO, label: str = "-") -> Collected:
         finally:
             inner.close()
     return _collect_stream(label, head, chained, 1)
+
+
+def _seekable_at(stream: BinaryIO) -> Optional[int]:
+    """The position of a seekable stream (standard input redirected from a file), else None."""
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def collect_kdump(path: Path, debuginfo: Optional[List[str]]) -> Collected:
