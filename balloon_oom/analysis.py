@@ -72,17 +72,24 @@ def _fill_from(kept: OomEvent, other: OomEvent) -> None:
 
 
 def merge_events(logs: Sequence[LogScan],
-                 last_boot_current: Iterable[str] = ()) -> List[OomEvent]:
+                 last_boot_current: Iterable[str] = (),
+                 boot_unknown: Iterable[str] = ()) -> List[OomEvent]:
     """All OOM events, each once: the copy from the best-ranked log wins, except
     that a whole report beats a kill line seen alone (console at a quiet level).
 
     ``last_boot_current``: sources (``LogScan.source``) whose last boot is the
-    current one (see :func:`_assign_boots`)."""
+    current one (see :func:`_assign_boots`); ``boot_unknown``: sources whose
+    boots cannot be placed (a plain log given beside a report of the same
+    guest: it may be older), unless another copy of the event places it."""
     current = set(last_boot_current)
+    unknown = set(boot_unknown)
     chosen: Dict[tuple, OomEvent] = {}
     order: List[tuple] = []
     for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
         _assign_boots(scan, scan.source in current)
+        if scan.source in unknown:
+            for ev in scan.events:
+                ev.current_boot = None
         for ev in scan.events:
             key = event_key(ev)
             if key not in chosen:
@@ -144,6 +151,9 @@ def _primary(parts: List[Collected]) -> Collected:
     (taken at the crash), else the first given."""
     for part in parts:
         if part.vmcore is not None:
+            return part
+    for part in parts:
+        if len(part.files):
             return part
     return parts[0]
 
@@ -250,7 +260,8 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
     else:
         analysis.collected_at, _ = host_facts.collection_time(files)
         analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
-    analysis.oom_events = merge_events(logs, current)
+    foreign = {src for part in parts if part is not primary for src in part.last_boot_current}
+    analysis.oom_events = merge_events(logs, current, foreign)
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
     if not logs:

@@ -369,3 +369,18 @@ def test_sosreport_tarball_on_stdin(tmp_path):
     assert b["source"] == dict(a["source"], path="-")
     for key in ("oom_events", "balloons", "memory", "verdict"):
         assert b[key] == a[key], key
+
+
+@needs_captures
+@needs_wild
+def test_same_guest_plain_log_events_are_not_placed_in_the_current_boot(tmp_path):
+    """A log given beside a report may be older: its own OOMs are of an unknown boot
+    (never judged with the report's collection-time balloon as 'same boot'); the
+    report leads whatever the order the paths were given in."""
+    tree = kvm_tree(tmp_path / "src")
+    a = analyze_many([str(AWS), str(tree)])
+    assert a.source.kind.value == "sosreport"
+    assert [p.kind.value for p in a.source.parts] == ["log", "sosreport"]
+    placed = {(e.victim.pid, e.current_boot) for e in a.oom_events}
+    assert placed == {(112, True), (61910, None), (62127, None), (62150, None), (62161, None)}
+    assert a.memory.mem_total_kb == 206272
