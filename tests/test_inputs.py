@@ -73,6 +73,9 @@ def test_stdin_gives_the_events_of_the_file(log):
     assert rc2 == 0, err2
     assert json_events(out2) == json_events(out) and json_events(out)
     assert json.loads(out2)["source"]["kind"] == "log"
+    import jsonschema
+    jsonschema.validate(json.loads(out2),
+                        json.loads((REPO / "balloon_oom" / "schema.json").read_text()))
 
 
 @needs_wild
@@ -327,6 +330,8 @@ def test_same_guest_flag_on_the_command_line(tmp_path):
     rc, out, err = cli("analyze", "--same-guest", tree, older, "--format", "json")
     assert rc == 0, err
     doc = json.loads(out)
+    import jsonschema
+    jsonschema.validate(doc, json.loads((REPO / "balloon_oom" / "schema.json").read_text()))
     assert [p["path"] for p in doc["source"]["parts"]] == [str(tree), str(older)]
     assert len(doc["oom_events"]) == 1 and doc["verdict"] == "contributed"
 
