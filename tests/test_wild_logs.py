@@ -13,7 +13,6 @@ is a strict xfail naming which.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
