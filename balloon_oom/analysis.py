@@ -382,6 +382,9 @@ def collect_input(path: str, debuginfo: Optional[List[str]] = None, stdin=None) 
 
     if path == "-":
         import sys
+        if stdin is None and sys.stdin is not None and sys.stdin.isatty():
+            raise InputError("-: standard input is a terminal; pipe a log or an archive into it "
+                             "(e.g. journalctl -k | balloon-oom analyze -)")
         return collect_stdin(stdin if stdin is not None else sys.stdin.buffer)
     if not os.path.lexists(path):
         raise InputError(f"{path}: no such file or directory")
