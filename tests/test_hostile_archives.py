@@ -405,3 +405,34 @@ def test_decompression_bomb_bounded_memory(tmp_path):
     grown_mib = (o.maxrss_kb - base.maxrss_kb) / 1024
     print(f"bomb {gib} GiB: peak RSS {o.maxrss_kb} KiB, without the bomb {base.maxrss_kb} KiB")
     assert grown_mib < 96, (o.maxrss_kb, base.maxrss_kb)
+
+
+@pytest.mark.parametrize("outer", ["case.tar", "case.zip"])
+def test_bomb_inside_a_case_archive_bounded_memory(tmp_path, outer):
+    """The bomb (64 MiB vmmemctl, 128 MiB log line of NULs) as
+    ``case/attachments/bomb.tar.xz`` inside a case tarball or zip: the same caps hold
+    one archive down (the inner one is decompressed through a pipe, never held)."""
+    import zipfile
+
+    root = kvm_root(tmp_path / "src")
+    bomb = tmp_path / "bomb.tar.xz"
+    write_bomb(bomb, root, 128 << 20, 64 << 20)
+    case = tmp_path / "in" / outer
+    case.parent.mkdir()
+    if outer.endswith(".zip"):
+        with zipfile.ZipFile(case, "w", zipfile.ZIP_STORED) as zf:
+            zf.write(bomb, "case/attachments/bomb.tar.xz")
+    else:
+        with tarfile.open(case, "w") as tar:
+            tar.add(str(bomb), arcname="case/attachments/bomb.tar.xz")
+    plain = tmp_path / "in" / "plain.tar.xz"
+    with tarfile.open(plain, "w:xz") as tar:
+        add_tree(tar, root)
+    base = run_cli(["analyze", "--format", "json", str(plain)], tmp_path / "run0", trace=False)
+    o = run_cli(["analyze", "--format", "json", str(case)], tmp_path / "run1", trace=False)
+    doc = json_of(o)
+    assert doc["verdict"] == "contributed"
+    assert (f"sys/kernel/debug/vmmemctl: larger than {layout.SMALL_FILE_CAP} bytes; "
+            f"only the first {layout.SMALL_FILE_CAP} were read") in doc["warnings"]
+    grown_mib = (o.maxrss_kb - base.maxrss_kb) / 1024
+    assert grown_mib < 96, (o.maxrss_kb, base.maxrss_kb)
