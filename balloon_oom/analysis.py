@@ -1,9 +1,12 @@
-"""Build the model from a source, then judge it: the one entry point.
+"""Build the model from sources, then judge it: the one entry point.
 
-``analyze(path)`` detects what ``path`` is (sosreport directory or tarball,
-``/`` for the running guest, a vmcore), reads it in one pass, builds an
-:class:`~balloon_oom.model.Analysis` and attaches the verdicts, which are a
-pure function of that model (:mod:`balloon_oom.verdict`).
+``analyze(path)`` detects what ``path`` is by content (sosreport, supportconfig,
+kdump directory, archive, kernel log, ``-`` for standard input, ``/`` for the
+running guest, a vmcore: :mod:`balloon_oom.readers.inputs`), reads it in one
+pass into a :class:`~balloon_oom.readers.collected.Collected`, and
+:func:`build` makes one :class:`~balloon_oom.model.Analysis` from any number
+of those (``analyze_many``: several sources of one guest).  The verdicts
+attached are a pure function of that model (:mod:`balloon_oom.verdict`).
 """
 
 from __future__ import annotations
