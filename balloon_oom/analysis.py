@@ -1,18 +1,20 @@
-"""Build the model from a source, then judge it: the one entry point.
+"""Build the model from sources, then judge it: the one entry point.
 
-``analyze(path)`` detects what ``path`` is (sosreport directory or tarball,
-``/`` for the running guest, a vmcore), reads it in one pass, builds an
-:class:`~balloon_oom.model.Analysis` and attaches the verdicts, which are a
-pure function of that model (:mod:`balloon_oom.verdict`).
+``analyze(path)`` detects what ``path`` is by content (sosreport, supportconfig,
+kdump directory, archive, kernel log, ``-`` for standard input, ``/`` for the
+running guest, a vmcore: :mod:`balloon_oom.readers.inputs`), reads it in one
+pass into a :class:`~balloon_oom.readers.collected.Collected`, and
+:func:`build` makes one :class:`~balloon_oom.model.Analysis` from any number
+of those (``analyze_many``: several sources of one guest).  The verdicts
+attached are a pure function of that model (:mod:`balloon_oom.verdict`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import host_facts
 from .balloons import find_balloons
@@ -20,74 +22,14 @@ from .errors import InputError
 from .memory import memory_figures
 from .model import (Analysis, BootMemory, Disagreement, MemoryFigures, OomEvent,
                     Source, SourceKind, VmcoreInfo)
-from .parsers.kernel_log import LogScan, event_key, scan_log, scan_stream
+from .parsers.kernel_log import LogScan, event_key, scan_log
 from .readers import layout
+from .readers.collected import Collected, collect
 from .readers.files import ReportFiles
-from .readers.members import (MAX_LINE_BYTES, Member, iter_directory, iter_tarball,
-                              looks_like_tarball, read_capped)
+from .readers.members import iter_directory, iter_tarball
 from .verdict import Thresholds, judge
 
-
-def _scan_stream(path: str, stream) -> LogScan:
-    return scan_stream(stream, path, max_line=MAX_LINE_BYTES)
-
-
-@dataclass
-class Collected:
-    """What one pass over a source gathered, before the model is built."""
-
-    files: ReportFiles = field(default_factory=ReportFiles)
-    logs: List[LogScan] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-
-
-def collect(members: Iterator[Member]) -> Collected:
-    """One pass: small files read whole (capped), logs streamed through the scanner."""
-    out = Collected()
-    for member in members:
-        if member.kind == "link":
-            if member.link_target is not None:
-                out.files.add_link(member.path, member.link_target)
-            continue
-        kind = layout.classify(member.path)
-        if kind is None:
-            continue
-        if kind == "small":
-            try:
-                with member.open() as stream:
-                    data, cut = read_capped(stream, layout.SMALL_FILE_CAP)
-            except InputError:
-                raise
-            except OSError as exc:
-                out.warnings.append(f"{member.path}: could not be read ({exc.strerror or exc})")
-                continue
-            if cut:
-                out.warnings.append(f"{member.path}: larger than {layout.SMALL_FILE_CAP} bytes; "
-                                    f"only the first {layout.SMALL_FILE_CAP} were read")
-            out.files.add(member.path, data.decode("utf-8", "replace"))
-        else:
-            try:
-                with member.open() as stream:
-                    out.logs.append(_scan_stream(member.path,
-                                                 _decompressed(member.path, stream)))
-            except InputError:
-                raise
-            except (OSError, EOFError) as exc:
-                out.warnings.append(f"{member.path}: could not be read ({exc})")
-    return out
-
-
-def _decompressed(path: str, stream):
-    if path.endswith(".gz"):
-        import gzip
-        return gzip.GzipFile(fileobj=stream)
-    if path.endswith(".xz"):
-        import lzma
-        return lzma.LZMAFile(stream)
-    if path.endswith(".bz2"):
-        import bz2
-        return bz2.BZ2File(stream)
-    return stream
+__all__ = ["Collected", "analyze", "analyze_many", "build", "collect", "merge_events"]
 
 
 # --- model building -------------------------------------------------------------------------
@@ -99,11 +41,19 @@ _PAST_BOOT_LOGS = ("var/crash/",)
 _ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
 
 
-def _assign_boots(scan: LogScan) -> None:
-    """Was each event in the boot the report was collected in?"""
+def _assign_boots(scan: LogScan, last_boot_current: bool = False) -> None:
+    """Was each event in the boot the report was collected in?
+
+    ``last_boot_current``: the log is the source itself (a plain log, a kdump
+    directory's dmesg): its last boot, or its only one when it shows no boot
+    banner, is the boot it describes; events before that boot's banner are not.
+    """
     src = scan.source
     for ev in scan.events:
-        if src.startswith(_CURRENT_BOOT_LOGS):
+        if last_boot_current:
+            ev.current_boot = (ev.boot == scan.boots - 1 if ev.boot is not None else False) \
+                if scan.boots else True
+        elif src.startswith(_CURRENT_BOOT_LOGS):
             ev.current_boot = True
         elif src.startswith(_PAST_BOOT_LOGS):
             ev.current_boot = False
@@ -126,13 +76,25 @@ def _fill_from(kept: OomEvent, other: OomEvent) -> None:
     kept.evidence.extend(other.evidence[:1])
 
 
-def merge_events(logs: Sequence[LogScan]) -> List[OomEvent]:
+def merge_events(logs: Sequence[LogScan],
+                 last_boot_current: Iterable[str] = (),
+                 boot_unknown: Iterable[str] = ()) -> List[OomEvent]:
     """All OOM events, each once: the copy from the best-ranked log wins, except
-    that a whole report beats a kill line seen alone (console at a quiet level)."""
+    that a whole report beats a kill line seen alone (console at a quiet level).
+
+    ``last_boot_current``: sources (``LogScan.source``) whose last boot is the
+    current one (see :func:`_assign_boots`); ``boot_unknown``: sources whose
+    boots cannot be placed (a plain log given beside a report of the same
+    guest: it may be older), unless another copy of the event places it."""
+    current = set(last_boot_current)
+    unknown = set(boot_unknown)
     chosen: Dict[tuple, OomEvent] = {}
     order: List[tuple] = []
     for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
-        _assign_boots(scan)
+        _assign_boots(scan, scan.source in current)
+        if scan.source in unknown:
+            for ev in scan.events:
+                ev.current_boot = None
         for ev in scan.events:
             key = event_key(ev)
             if key not in chosen:
@@ -189,40 +151,170 @@ def _disagreements(analysis: Analysis) -> List[Disagreement]:
     return out
 
 
-def build(collected: Collected, source: Source,
+def _as_list(collected: Union[Collected, Sequence[Collected]]) -> List[Collected]:
+    return [collected] if isinstance(collected, Collected) else list(collected)
+
+
+def _primary(parts: List[Collected]) -> Collected:
+    """The source whose figures describe the guest at the OOM best: a vmcore
+    (taken at the crash), else the first given."""
+    for part in parts:
+        if part.vmcore is not None:
+            return part
+    for part in parts:
+        if len(part.files):
+            return part
+    return parts[0]
+
+
+def _balloon_key(b) -> tuple:
+    return (b.driver, b.device or "")
+
+
+def _reconcile(groups: List[tuple]) -> tuple:
+    """One balloon list from several sources' lists, and where they differ.
+
+    ``groups``: ``(source label, balloons)``, best source first.  A balloon
+    (driver, device) is taken from the first source that has it; the sizes
+    every source gives are compared."""
+    chosen: Dict[tuple, object] = {}
+    sizes: Dict[tuple, Dict[str, Optional[int]]] = {}
+    order: List[tuple] = []
+    for label, balloons in groups:
+        for b in balloons:
+            key = _balloon_key(b)
+            if key not in chosen:
+                chosen[key] = b
+                order.append(key)
+            sizes.setdefault(key, {})[label] = b.inflated_bytes
+    out = []
+    for key in order:
+        known = {k: v for k, v in sizes[key].items() if v is not None}
+        if len(known) > 1 and len(set(known.values())) > 1:
+            b = chosen[key]
+            out.append(Disagreement(
+                what=f"{key[0].value}{' ' + key[1] if key[1] else ''} inflated bytes "
+                     "(between sources)",
+                values=dict(sizes[key]),
+                note="the sources were read at different times (a vmcore at the crash, a "
+                     "report at collection); the balloon may have changed in between"))
+    return [chosen[k] for k in order], out
+
+
+def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Source] = None,
           extra_log: Optional[LogScan] = None) -> Analysis:
-    """The model from what one pass collected (no verdict yet)."""
-    files = collected.files
-    logs = list(collected.logs) + ([extra_log] if extra_log else [])
-    warnings = list(collected.warnings)
-    memory, mem_warnings = memory_figures(files)
-    warnings += mem_warnings
-    memory.boot = _boot_memory(logs)
-    balloons, balloon_warnings = find_balloons(files, memory, memory.boot)
-    warnings += balloon_warnings
-    analysis = Analysis(source=source)
+    """The model (no verdict yet) from what one or several sources of one guest collected.
+
+    Every source kind arrives as a :class:`Collected`; the balloons and memory
+    figures come from the best source (a vmcore first), the OOM events from
+    every log of every source, each once (:func:`merge_events`), and balloon
+    sizes that differ between sources become disagreements."""
+    parts = _as_list(collected)
+    if not parts:
+        raise InputError("nothing to analyse")
+    primary = _primary(parts)
+    logs = [scan for part in parts for scan in part.logs] + ([extra_log] if extra_log else [])
+    current = set(primary.last_boot_current)
+    warnings = [w for part in parts for w in part.warnings]
+    files = primary.files
+    snap = primary.vmcore
+    analysis = Analysis(source=source or primary.source or Source(SourceKind.SOSREPORT, "?"))
+    if len(parts) > 1:
+        analysis.source = Source(analysis.source.kind, analysis.source.path,
+                                 parts=[Source(p.source.kind, p.source.path)
+                                        for p in parts if p.source is not None])
+
+    if snap is not None:
+        memory = snap.memory if isinstance(snap.memory, MemoryFigures) else MemoryFigures()
+        warnings = list(snap.warnings) + warnings
+        balloons = list(snap.balloons)
+        boot_logs = [scan for scan in primary.logs]
+    else:
+        memory, mem_warnings = memory_figures(files)
+        warnings += mem_warnings
+        balloons = None
+        boot_logs = logs
+    memory.boot = _boot_memory(boot_logs)
+    groups = []
+    for part in [primary] + [p for p in parts if p is not primary]:
+        label = part.source.path if part.source else "?"
+        if part.vmcore is not None:
+            groups.append((f"{label} (vmcore)", list(part.vmcore.balloons)))
+        elif len(part.files):
+            if part is primary:
+                found, balloon_warnings = find_balloons(files, memory, memory.boot)
+                warnings += balloon_warnings
+            else:
+                pmem, _ = memory_figures(part.files)
+                found, _ = find_balloons(part.files, pmem, _boot_memory(part.logs))
+            groups.append((label, found))
+    balloons, between = _reconcile(groups) if groups else (balloons or [], [])
     analysis.memory = memory
     analysis.balloons = balloons
-    analysis.kernel = host_facts.kernel_info(files, _first_from_logs(logs, "kernel_release"))
+    release = _first_from_logs(logs, "kernel_release")
+    if snap is not None and snap.kernel.release:
+        analysis.kernel = snap.kernel
+    else:
+        all_files = [files] + [p.files for p in parts if p is not primary]
+        for f in all_files:
+            analysis.kernel = host_facts.kernel_info(f, release)
+            if analysis.kernel.release:
+                break
     analysis.hypervisor = host_facts.hypervisor_info(
         files, _first_from_logs(logs, "hypervisor"), balloons)
-    analysis.collected_at, _ = host_facts.collection_time(files)
-    analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
-    analysis.oom_events = merge_events(logs)
+    if snap is not None:
+        analysis.vmcore = snap.vmcore if isinstance(snap.vmcore, VmcoreInfo) else VmcoreInfo()
+        analysis.collected_at = getattr(snap, "crash_time", None)
+        analysis.uptime_seconds = getattr(snap, "uptime_seconds", None)
+    else:
+        analysis.collected_at, _ = host_facts.collection_time(files)
+        analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
+    foreign = {src for part in parts if part is not primary for src in part.last_boot_current}
+    analysis.oom_events = merge_events(logs, current, foreign)
     analysis.kernel_logs = [scan.source for scan in logs if scan.lines]
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
                         "seen; collect with `sos report -o balloon` or include the kernel plugin")
-    if source.kind == SourceKind.SOSREPORT and not balloons and not any(
+    if analysis.source.kind == SourceKind.SOSREPORT and not balloons and not any(
             p.startswith(("sos_commands/balloon/", "sos_strings/balloon/")) for p in files.paths()):
         warnings.append("this report was made without the balloon sos plugin and holds no balloon "
                         "file: a balloon it did not collect cannot be seen; collect again with "
                         "`balloon-oom sos report -o balloon` (debugfs mounted)")
-    analysis.disagreements = _disagreements(analysis)
+    if analysis.source.kind in (SourceKind.LOG, SourceKind.ARCHIVE, SourceKind.DIRECTORY,
+                                SourceKind.KDUMP) and not balloons and snap is None:
+        warnings.append("only a kernel log: the balloon's size can come only from what the OOM "
+                        "reports print; a sosreport (`balloon-oom sos report -o balloon`) or the "
+                        "vmcore of the same guest, given with --same-guest, adds the balloon's "
+                        "state")
+    analysis.source.hostname, analysis.source.boot_id = guest_identity(files)
+    analysis.disagreements = _disagreements(analysis) + between
     analysis.warnings = _dedupe(warnings)
     return analysis
+
+
+_HOSTNAME_FILES = ("sos_commands/host/hostname", "hostname", "proc/sys/kernel/hostname",
+                   "etc/hostname")
+_BOOT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def guest_identity(files: ReportFiles) -> tuple:
+    """``(hostname, boot_id)`` of a report, each None when it does not say.
+
+    >>> f = ReportFiles(); f.add("etc/hostname", "guest1\\n")
+    >>> f.add("proc/sys/kernel/random/boot_id", "0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e\\n")
+    >>> guest_identity(f)
+    ('guest1', '0d3c1f0e-9a57-4c39-a3c4-2c1c5c3e5b8e')
+    """
+    hostname = None
+    for path in _HOSTNAME_FILES:
+        text = (files.text(path) or "").strip()
+        if text and len(text.split()) == 1 and len(text) <= 253:
+            hostname = text
+            break
+    boot_id = (files.text("proc/sys/kernel/random/boot_id") or "").strip().lower()
+    return hostname, (boot_id if _BOOT_ID.match(boot_id) else None)
 
 
 #: Longest warning kept: a parser quotes the line it refused, and a hostile
@@ -245,8 +337,11 @@ def _dedupe(items: Iterable[str]) -> List[str]:
 # --- sources ----------------------------------------------------------------------------------
 
 def is_report_dir(path: Path) -> bool:
-    markers = ("version.txt", "sos_commands", "sos_reports", "proc", "sys")
-    return any((path / m).exists() for m in markers)
+    """A directory that is one guest's evidence (sosreport, supportconfig, kdump
+    directory, a tree holding ``var/log/messages``…), not a directory of reports."""
+    from .readers.inputs import dir_kind
+
+    return dir_kind(Path(path)) is not None
 
 
 def read_sosreport(path: Path) -> Analysis:
@@ -263,64 +358,63 @@ def read_sosreport(path: Path) -> Analysis:
     return build(collected, Source(SourceKind.SOSREPORT, str(path)))
 
 
-def read_live(root: str = "/") -> Analysis:
+def collect_live(root: str = "/") -> Collected:
+    """The running guest: its files and its kernel log, as one :class:`Collected`."""
     from .readers import live
 
     collected = collect(live.iter_live(root))
-    log = scan_log(live.read_kernel_log(), "live:dmesg")
+    collected.source = Source(SourceKind.LIVE, root)
+    collected.logs.append(scan_log(live.read_kernel_log(), "live:dmesg"))
     if not live.debugfs_mounted(root):
         collected.files.add("sos_strings/balloon/debugfs.txt",
                             "not-mounted\n(live read: /sys/kernel/debug is not mounted)\n")
-    analysis = build(collected, Source(SourceKind.LIVE, root), extra_log=log)
+    return collected
+
+
+def read_live(root: str = "/") -> Analysis:
+    from .readers import live
+
+    analysis = build(collect_live(root))
     if analysis.collected_at is None:
         analysis.collected_at = live.collection_time()
     return analysis
 
 
 def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
-    from .readers.vmcore import read_vmcore
+    from .readers.inputs import collect_vmcore
 
-    snap = read_vmcore(str(path), debuginfo)
-    log = scan_log(snap.log_lines, "vmcore:kernel log")
-    analysis = Analysis(source=Source(SourceKind.VMCORE, str(path)))
-    analysis.balloons = snap.balloons
-    analysis.memory = snap.memory if isinstance(snap.memory, MemoryFigures) else MemoryFigures()
-    analysis.memory.boot = _boot_memory([log])
-    analysis.kernel = snap.kernel
-    analysis.hypervisor = host_facts.hypervisor_info(ReportFiles(), log.hypervisor,
-                                                     snap.balloons)
-    analysis.vmcore = snap.vmcore if isinstance(snap.vmcore, VmcoreInfo) else VmcoreInfo()
-    analysis.oom_events = merge_events([log])
-    analysis.kernel_logs = [log.source] if log.lines else []
-    analysis.signatures = list(log.signatures)
-    analysis.collected_at = getattr(snap, "crash_time", None)
-    analysis.uptime_seconds = getattr(snap, "uptime_seconds", None)
-    analysis.warnings = _dedupe(list(snap.warnings))
-    analysis.disagreements = _disagreements(analysis)
-    return analysis
+    return build(collect_vmcore(str(path), debuginfo))
+
+
+def collect_input(path: str, debuginfo: Optional[List[str]] = None, stdin=None) -> Collected:
+    """Any one input (``-`` is standard input, ``/`` the running guest)."""
+    from .readers.inputs import collect_path, collect_stdin
+
+    if path == "-":
+        import sys
+        if stdin is None and sys.stdin is not None and sys.stdin.isatty():
+            raise InputError("-: standard input is a terminal; pipe a log or an archive into it "
+                             "(e.g. journalctl -k | balloon-oom analyze -)")
+        return collect_stdin(stdin if stdin is not None else sys.stdin.buffer)
+    if not os.path.lexists(path):
+        raise InputError(f"{path}: no such file or directory")
+    if os.path.realpath(path) == "/":
+        return collect_live("/")
+    return collect_path(path, debuginfo)
 
 
 def analyze(path: str, debuginfo: Optional[List[str]] = None,
             thresholds: Optional[Thresholds] = None) -> Analysis:
-    """Read ``path`` (report dir/tarball, ``/`` for live, vmcore) and judge it."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if os.path.realpath(path) == "/":
-        analysis = read_live("/")
-    elif p.is_file() and _is_vmcore(p):
-        analysis = read_vmcore_source(p, debuginfo)
-    elif p.is_dir() or looks_like_tarball(p):
-        analysis = read_sosreport(p)
-    else:
-        raise InputError(f"{path}: neither a sosreport (directory or tarball) nor a vmcore")
+    """Read ``path`` (any input :mod:`~balloon_oom.readers.inputs` knows) and judge it."""
+    return analyze_many([path], debuginfo, thresholds)
+
+
+def analyze_many(paths: Sequence[str], debuginfo: Optional[List[str]] = None,
+                 thresholds: Optional[Thresholds] = None, stdin=None) -> Analysis:
+    """Several inputs of ONE guest (``--same-guest``) analysed as one, and judged."""
+    parts = [collect_input(p, debuginfo, stdin) for p in paths]
+    analysis = build(parts)
+    if analysis.source.kind == SourceKind.LIVE and analysis.collected_at is None:
+        from .readers import live
+        analysis.collected_at = live.collection_time()
     return judge(analysis, thresholds or Thresholds())
-
-
-def _is_vmcore(path: Path) -> bool:
-    try:
-        from .readers.vmcore import is_vmcore
-    except ImportError:
-        return False
-    return is_vmcore(str(path))
-

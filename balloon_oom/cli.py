@@ -22,8 +22,10 @@ EXIT_ERROR = 2
 def _add_analyze(sub) -> None:
     p = sub.add_parser("analyze", help="analyse a sosreport, a vmcore, or this guest (/)",
                        description="Did the balloon take the memory this guest ran out of? "
-                                   "PATH: a sosreport directory or tarball (.tar.xz/.gz/.bz2/"
-                                   ".zst), a vmcore, or / for the running guest.")
+                                   "PATH: a sosreport or supportconfig (directory or tarball), "
+                                   "a kdump directory, a kernel log (plain or .gz/.xz/.bz2/.zst; "
+                                   "- for standard input), a .zip or case tarball holding these, "
+                                   "a vmcore, or / for the running guest.")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
     p.add_argument("--explain", action="store_true",
@@ -39,6 +41,10 @@ def _add_analyze(sub) -> None:
                         "the kill freed is material)")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="reports analysed in parallel (several PATHs; default: CPU count)")
+    p.add_argument("--same-guest", action="store_true",
+                   help="the PATHs are several sources of ONE guest (a sosreport and a vmcore, "
+                        "an older messages file…): one analysis, events merged, balloon figures "
+                        "reconciled")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster (scheduler address, or 'local'); needs the "
                         "dask extra")
@@ -52,10 +58,14 @@ def _cmd_analyze(args) -> int:
     if not 0 < args.threshold < 1:
         raise BalloonOomError(f"--threshold must be between 0 and 1, not {args.threshold}")
     thresholds = Thresholds(fraction=args.threshold, victim_rss=not args.no_victim_rule)
-    if len(args.paths) > 1 or args.dask or _is_collection(args.paths[0]):
+    if args.same_guest:
+        from .analysis import analyze_many
+        analysis = analyze_many(args.paths, debuginfo=args.debuginfo, thresholds=thresholds)
+    elif len(args.paths) > 1 or args.dask or _is_collection(args.paths[0]):
         from .fleet import run_fleet
         return run_fleet(args, thresholds)
-    analysis = analyze(args.paths[0], debuginfo=args.debuginfo, thresholds=thresholds)
+    else:
+        analysis = analyze(args.paths[0], debuginfo=args.debuginfo, thresholds=thresholds)
     if args.format == "json":
         sys.stdout.write(json_out.render(analysis) + "\n")
     elif args.format == "jsonl":
@@ -80,7 +90,7 @@ def _is_collection(path: str) -> bool:
     from .analysis import is_report_dir
 
     p = Path(path)
-    return p.is_dir() and os.path.realpath(path) != "/" and not is_report_dir(p)
+    return path != "-" and p.is_dir() and os.path.realpath(path) != "/" and not is_report_dir(p)
 
 
 def _cmd_features(args) -> int:

@@ -468,6 +468,24 @@ class _Progress:
 
 # --- the command --------------------------------------------------------------------------------
 
+def note_guest(guests: Dict[Tuple[str, str], List[str]], result: Dict[str, Any]) -> None:
+    """Remember which guest (host name, boot id) a result is of, when it says."""
+    source = result.get("source") or {}
+    if source.get("hostname") and source.get("boot_id"):
+        guests.setdefault((source["hostname"], source["boot_id"]), []).append(source["path"])
+
+
+def same_guest_hints(guests: Dict[Tuple[str, str], List[str]]) -> List[str]:
+    """One stderr line per guest seen in several inputs: they may be one guest's
+    sources, to be analysed together with ``--same-guest``.  Nothing more."""
+    out = []
+    for (hostname, boot_id), paths in guests.items():
+        if len(paths) > 1:
+            out.append(f"balloon-oom: {', '.join(paths)} look like one guest (host {hostname}, "
+                       f"boot id {boot_id}): to analyse them as one, add --same-guest\n")
+    return out
+
+
 def run_fleet(args, thresholds: Optional[Thresholds] = None,
               stdout: TextIO = None, stderr: TextIO = None) -> int:  # type: ignore[assignment]
     """``balloon-oom analyze PATH…`` over many reports; the exit status (see module doc)."""
@@ -499,17 +517,20 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
         for item in inputs:
             yield error_result(item.path, item.error) if item.error else next(analysed)
 
+    guests: Dict[Tuple[str, str], List[str]] = {}
     docs: List[Dict[str, Any]] = []  # --format json only
     rows: List[List[str]] = []  # --format table: the row, not the document
     try:
         if fmt == "jsonl":
             for result in results():
                 summary.add(result)
+                note_guest(guests, result)
                 stdout.write(json.dumps(result, separators=(",", ":")) + "\n")
                 stdout.flush()
         else:
             for result in results():
                 summary.add(result)
+                note_guest(guests, result)
                 if fmt == "json":
                     docs.append(result)
                 else:
@@ -523,6 +544,8 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
         stderr.write(render_summary(summary))
     else:
         stdout.write(render_reports_table(rows) + "\n\n" + render_summary(summary))
+    for hint in same_guest_hints(guests):
+        stderr.write(hint)
     if summary.analysed:
         return 0
     why = f": {summary.failures[0][1]}" if summary.failures else ""

@@ -52,6 +52,16 @@ class SourceKind(str, enum.Enum):
     SOSREPORT = "sosreport"
     LIVE = "live"
     VMCORE = "vmcore"
+    #: A plain kernel log file or standard input (dmesg, syslog, journal, console).
+    LOG = "log"
+    #: A kdump directory (``/var/crash/<ip>-<date>/``: vmcore-dmesg.txt, vmcore).
+    KDUMP = "kdump"
+    #: A SUSE supportconfig (directory or tarball of ``#==[`` section files).
+    SUPPORTCONFIG = "supportconfig"
+    #: An archive holding logs or reports (a ``.zip``, a case tarball).
+    ARCHIVE = "archive"
+    #: A directory holding report paths but no sosreport markers (``var/log/messages``).
+    DIRECTORY = "directory"
 
 
 class Verdict(str, enum.Enum):
@@ -432,6 +442,12 @@ class Materiality:
 class Source:
     kind: SourceKind
     path: str
+    #: The inputs analysed together as this one guest (``--same-guest``), else empty.
+    parts: List["Source"] = field(default_factory=list)
+    #: Which guest it is, when the source says: host name and the boot's id
+    #: (``/proc/sys/kernel/random/boot_id``); fleet mode compares them.
+    hostname: Optional[str] = None
+    boot_id: Optional[str] = None
 
 
 @dataclass

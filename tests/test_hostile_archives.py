@@ -302,8 +302,46 @@ def test_directory_that_is_not_a_sosreport(tmp_path):
     (plain / "holiday.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 100)
     with pytest.raises(InputError) as info:
         analyze(str(plain))
-    assert str(info.value) == (f"{plain}: not a sosreport directory (no version.txt, "
-                               "sos_commands/, proc/ or sys/)")
+    assert str(info.value) == (f"{plain}: not a sosreport, supportconfig or kdump directory "
+                               "(no version.txt, sos_commands/, proc/, sys/, basic-environment.txt, "
+                               "vmcore-dmesg.txt, vmcore or var/log/ kernel log)")
+
+
+# --- zips and archives in archives ------------------------------------------------------------
+
+@needs_strace
+def test_zip_and_nested_case_tarball_extract_nothing(tmp_path):
+    """A .zip of a report and a case tarball holding the report tarball (which
+    holds escaping members and a link to the canary): the real report is read,
+    nothing is created (the inner tarball is decompressed through a pipe), and
+    nothing outside the input is opened."""
+    import zipfile
+
+    root = kvm_root(tmp_path / "src")
+    can = canary(tmp_path)
+    inner = tmp_path / "sosreport-guest-2026.tar.xz"
+    with tarfile.open(inner, "w:xz") as tar:
+        add_tree(tar, root)
+        add_bytes(tar, "../../etc/cron.d/evil", f"MemTotal: 999 kB\n{CANARY_TEXT}\n".encode())
+        add_special(tar, "sosreport-guest-2026/sys/kernel/debug/hv-balloon", tarfile.SYMTYPE,
+                    str(can))
+    case = tmp_path / "in" / "case-0123.tar.gz"
+    case.parent.mkdir()
+    with tarfile.open(case, "w:gz") as tar:
+        tar.add(str(inner), arcname="case-0123/attachments/" + inner.name)
+        add_bytes(tar, "case-0123/../../escape.txt", CANARY_TEXT.encode())
+    zipped = tmp_path / "zin" / "upload.zip"
+    zipped.parent.mkdir()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(inner, "upload/attachments/" + inner.name)
+        zf.writestr("upload/../../escape.txt", CANARY_TEXT)
+    for report in (case, zipped):
+        o = run_cli(["analyze", "--format", "json", str(report)], tmp_path / f"run-{report.name}")
+        doc = json_of(o)
+        assert_stayed_inside(o, report, can)
+        assert doc["memory"]["mem_total_kb"] == 206272
+        assert [b["driver"] for b in doc["balloons"]] == ["virtio_balloon"]
+        assert doc["verdict"] == "contributed"
 
 
 # --- the decompression bomb -------------------------------------------------------------------
@@ -366,4 +404,35 @@ def test_decompression_bomb_bounded_memory(tmp_path):
     # Memory: a small-file cap, a line cap, the parse and the output; never the member.
     grown_mib = (o.maxrss_kb - base.maxrss_kb) / 1024
     print(f"bomb {gib} GiB: peak RSS {o.maxrss_kb} KiB, without the bomb {base.maxrss_kb} KiB")
+    assert grown_mib < 96, (o.maxrss_kb, base.maxrss_kb)
+
+
+@pytest.mark.parametrize("outer", ["case.tar", "case.zip"])
+def test_bomb_inside_a_case_archive_bounded_memory(tmp_path, outer):
+    """The bomb (64 MiB vmmemctl, 128 MiB log line of NULs) as
+    ``case/attachments/bomb.tar.xz`` inside a case tarball or zip: the same caps hold
+    one archive down (the inner one is decompressed through a pipe, never held)."""
+    import zipfile
+
+    root = kvm_root(tmp_path / "src")
+    bomb = tmp_path / "bomb.tar.xz"
+    write_bomb(bomb, root, 128 << 20, 64 << 20)
+    case = tmp_path / "in" / outer
+    case.parent.mkdir()
+    if outer.endswith(".zip"):
+        with zipfile.ZipFile(case, "w", zipfile.ZIP_STORED) as zf:
+            zf.write(bomb, "case/attachments/bomb.tar.xz")
+    else:
+        with tarfile.open(case, "w") as tar:
+            tar.add(str(bomb), arcname="case/attachments/bomb.tar.xz")
+    plain = tmp_path / "in" / "plain.tar.xz"
+    with tarfile.open(plain, "w:xz") as tar:
+        add_tree(tar, root)
+    base = run_cli(["analyze", "--format", "json", str(plain)], tmp_path / "run0", trace=False)
+    o = run_cli(["analyze", "--format", "json", str(case)], tmp_path / "run1", trace=False)
+    doc = json_of(o)
+    assert doc["verdict"] == "contributed"
+    assert (f"sys/kernel/debug/vmmemctl: larger than {layout.SMALL_FILE_CAP} bytes; "
+            f"only the first {layout.SMALL_FILE_CAP} were read") in doc["warnings"]
+    grown_mib = (o.maxrss_kb - base.maxrss_kb) / 1024
     assert grown_mib < 96, (o.maxrss_kb, base.maxrss_kb)

@@ -55,6 +55,12 @@ SMALL_FILES: Tuple[str, ...] = (
     "sys/class/dmi/id/product_name",
     "sos_commands/hardware/dmidecode",
     "sos_reports/manifest.json",
+    # which guest (fleet mode: two inputs of one guest)
+    "proc/sys/kernel/random/boot_id",
+    "proc/sys/kernel/hostname",
+    "etc/hostname",
+    "sos_commands/host/hostname",
+    "hostname",
     "version.txt",
     "uname",
     "uptime",

@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,9 @@ class Member:
     size: int = 0
     link_target: Optional[str] = None
     opener: Optional[Callable[[], BinaryIO]] = None
+    #: How to read it when its path alone does not say (:mod:`.containers`):
+    #: ``"log"`` (a kernel log found by content) or ``"supportconfig"``.
+    role: Optional[str] = None
 
     def open(self) -> BinaryIO:
         assert self.opener is not None
@@ -140,7 +144,8 @@ def _file_opener(path: str) -> Callable[[], BinaryIO]:
 
 
 #: What a corrupt or truncated archive raises while it is read.
-_CORRUPT = (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError, zlib.error)
+_CORRUPT = (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError, zlib.error,
+            zipfile.BadZipFile)
 
 
 #: Compression magic -> external decompressor (run on the other core, so a
@@ -275,49 +280,65 @@ def iter_tarball(path: Path) -> Iterator[Member]:
     """
     raw = _open_compressed(Path(path))
     try:
-        try:
-            tar = tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20)
-        except _CORRUPT as exc:
-            what = ("archive is truncated or corrupt"
-                    if isinstance(exc, DecompressError) and exc.produced else
-                    "not a readable tar archive")
-            raise InputError(f"{path}: {what} ({exc})") from None
-        prefix: Optional[str] = None
-        first = True
-        try:
-            for info in tar:
-                name = normalize(info.name)
-                if name is None:
-                    continue
-                if first:
-                    first = False
-                    head = name.split("/", 1)[0]
-                    if head not in _REPORT_TOP and ("/" in name or info.isdir()):
-                        prefix = head + "/"
-                if prefix is not None:
-                    if name + "/" == prefix:
-                        continue
-                    if name.startswith(prefix):
-                        name = name[len(prefix):]
-                if info.issym():
-                    yield Member(name, "link", link_target=info.linkname)
-                elif info.islnk():
-                    target = normalize(info.linkname)
-                    if target is not None and prefix and target.startswith(prefix):
-                        target = target[len(prefix):]
-                    if target is not None:
-                        yield Member(name, "link", link_target="/" + target)
-                elif info.isreg():
-                    fobj = tar.extractfile(info)
-                    if fobj is None:
-                        continue
-                    stream = _TarMemberStream(fobj, str(path))
-                    yield Member(name, "file", size=info.size,
-                                 opener=lambda f=stream: f)  # type: ignore[misc]
-        except _CORRUPT as exc:
-            raise InputError(f"{path}: archive is truncated or corrupt ({exc})") from None
+        yield from iter_tar_stream(raw, str(path))
     finally:
         raw.close()
+
+
+def strip_top(name: str, is_dir: bool, state: dict) -> Optional[str]:
+    """``name`` without the archive's ``sosreport-*/`` (or ``scc_*/``, ``case-*/``)
+    top directory, decided on the first member (``state`` carries it)."""
+    if "first" not in state:
+        state["first"] = False
+        head = name.split("/", 1)[0]
+        state["prefix"] = (head + "/" if head not in _REPORT_TOP and ("/" in name or is_dir)
+                           else None)
+    prefix = state["prefix"]
+    if prefix is not None:
+        if name + "/" == prefix:
+            return None
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
+def iter_tar_stream(raw: BinaryIO, label: str) -> Iterator[Member]:
+    """Members of a tar archive read from the (decompressed) stream ``raw``;
+    ``label`` names the archive in errors.  The caller closes ``raw``."""
+    try:
+        tar = tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20)
+    except _CORRUPT as exc:
+        what = ("archive is truncated or corrupt"
+                if isinstance(exc, DecompressError) and exc.produced else
+                "not a readable tar archive")
+        raise InputError(f"{label}: {what} ({exc})") from None
+    state: dict = {}
+    try:
+        for info in tar:
+            norm = normalize(info.name)
+            if norm is None:
+                continue
+            name = strip_top(norm, info.isdir(), state)
+            if name is None:
+                continue
+            prefix = state["prefix"]
+            if info.issym():
+                yield Member(name, "link", link_target=info.linkname)
+            elif info.islnk():
+                target = normalize(info.linkname)
+                if target is not None and prefix and target.startswith(prefix):
+                    target = target[len(prefix):]
+                if target is not None:
+                    yield Member(name, "link", link_target="/" + target)
+            elif info.isreg():
+                fobj = tar.extractfile(info)
+                if fobj is None:
+                    continue
+                stream = _TarMemberStream(fobj, label)
+                yield Member(name, "file", size=info.size,
+                             opener=lambda f=stream: f)  # type: ignore[misc]
+    except _CORRUPT as exc:
+        raise InputError(f"{label}: archive is truncated or corrupt ({exc})") from None
 
 
 def read_capped(stream: BinaryIO, cap: int, chunk: int = 65536) -> Tuple[bytes, bool]:
