@@ -25,6 +25,7 @@ from .readers import layout
 from .readers.files import ReportFiles
 from .readers.members import (MAX_LINE_BYTES, Member, iter_directory, iter_tarball,
                               looks_like_tarball, read_capped)
+from .sosrun import COLLECT_INSTRUCTION
 from .verdict import Thresholds, judge
 
 
@@ -93,8 +94,9 @@ def _decompressed(path: str, stream):
 # --- model building -------------------------------------------------------------------------
 
 _CURRENT_BOOT_LOGS = ("sos_commands/kernel/dmesg", "sos_commands/balloon/dmesg", "live:dmesg",
-                      "vmcore:")
-_PAST_BOOT_LOGS = ("var/crash/",)
+                      "vmcore:", "sos_commands/balloon/journalctl_-k_-b_0")
+#: journalctl -b -1 is the boot before the newest the journal holds.
+_PAST_BOOT_LOGS = ("var/crash/", "sos_commands/balloon/journalctl_-k_-b_-1")
 #: messages-20240101, syslog.1, kern.log.2.gz: not the current file.
 _ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
 
@@ -207,12 +209,12 @@ def build(collected: Collected, source: Source,
         analysis.signatures.extend(scan.signatures)
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
-                        "seen; collect with `sos report -o balloon` or include the kernel plugin")
+                        f"seen; collect with {COLLECT_INSTRUCTION}")
     if source.kind == SourceKind.SOSREPORT and not balloons and not any(
             p.startswith(("sos_commands/balloon/", "sos_strings/balloon/")) for p in files.paths()):
         warnings.append("this report was made without the balloon sos plugin and holds no balloon "
                         "file: a balloon it did not collect cannot be seen; collect again with "
-                        "`balloon-oom sos report -o balloon` (debugfs mounted)")
+                        f"{COLLECT_INSTRUCTION} (debugfs mounted)")
     analysis.disagreements = _disagreements(analysis)
     analysis.warnings = _dedupe(warnings)
     return analysis

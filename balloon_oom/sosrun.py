@@ -26,6 +26,11 @@ from typing import IO, List, NamedTuple, Optional, Sequence
 
 from balloon_oom.errors import BalloonOomError
 
+#: How to collect a report with our plugin, right whether or not the plugin
+#: was installed into the system's sos (the one instruction warnings give).
+COLLECT_INSTRUCTION = ("`balloon-oom sos report -o balloon`, or `sos report -o balloon` after "
+                       "`balloon-oom install-sos-plugin`")
+
 #: Name of our plugin module (== ``plugin_name``, as sos's ``-o`` needs).
 PLUGIN_FILE = "balloon.py"
 
