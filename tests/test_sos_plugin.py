@@ -359,7 +359,7 @@ def sos_install():
     return None
 
 
-def run_report(root, tmp, extra=(), prefix=None, sos=None):
+def run_report(root, tmp, extra=(), prefix=None, sos=None, plugins=None):
     """Run the real sos on a fake root; return (rc, report dir, output)."""
     tmpdir = tmp_dir_for(root, os.path.join(tmp, "sos-tmp"))
     log = os.path.join(tmp, "sos-output.txt")
@@ -368,7 +368,7 @@ def run_report(root, tmp, extra=(), prefix=None, sos=None):
             ["report", "--batch", "--build", "--quiet", "--no-report", "-o", "balloon",
              "--sysroot", root, "--tmp-dir", tmpdir, *extra],
             env=_sos_env(root), prefix=_userns_prefix() if prefix is None else prefix,
-            output=out, sos=sos,
+            output=out, sos=sos, plugins=plugins,
         )
     with open(log) as fobj:
         output = fobj.read()
@@ -580,11 +580,19 @@ def test_vmmemctl_twice_option_on_the_command_line(tmp_path, sos_install):
 @pytest.mark.sos
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
 def test_unprivileged_user_namespace_run():
-    """As nobody under unshare -r: a root-owned mode-000 balloon file is really unreadable."""
+    """As nobody under unshare -r: a root-owned mode-000 balloon file is really unreadable.
+
+    nobody gets a copy of the plugin: the checkout may sit in a directory
+    only root can enter (a clone under ``mktemp -d`` or ``~root``).
+    """
     import tempfile
     base = tempfile.mkdtemp(prefix="balloon-sos-nobody-")  # pytest's tmp is 0700 root
     try:
         os.chmod(base, 0o755)
+        plugins = os.path.join(base, "plugins")
+        os.makedirs(plugins)
+        shutil.copy(os.path.join(sosrun.plugin_dir(), sosrun.PLUGIN_FILE), plugins)
+        os.chmod(os.path.join(plugins, sosrun.PLUGIN_FILE), 0o644)
         root = sosroots.build("unreadable", os.path.join(base, "roots"))
         work = os.path.join(base, "work")
         os.makedirs(os.path.join(work, "sos-tmp"))
@@ -592,7 +600,7 @@ def test_unprivileged_user_namespace_run():
             shutil.chown(path, "nobody", "nogroup")
         as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                      "unshare", "-r"]
-        rc, report, output = run_report(root.path, work, prefix=as_nobody)
+        rc, report, output = run_report(root.path, work, prefix=as_nobody, plugins=plugins)
         assert_clean_run(rc, report, output)
         assert report_files(report) == SOS_OWN | EXPECTED_FILES["unreadable"]
         assert os.stat(report).st_uid == pwd_uid("nobody")

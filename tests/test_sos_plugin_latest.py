@@ -1,8 +1,10 @@
-"""The ``balloon`` sos plugin on a current sos: Debian 13's sos 4.9.1.
+"""The ``balloon`` sos plugin on current sos: Debian 13's 4.9.1 and trixie-backports' 4.12.1.
 
 :mod:`tests.test_sos_plugin` runs Debian 12's sos 4.0.  Here the same tests
-run on the sos that :mod:`tests.soslatest` fetches once (Debian trixie's
-``sos`` ``.deb``, unpacked, run by ``/usr/bin/python3`` with ``PYTHONPATH``):
+run on each sos that :mod:`tests.soslatest` fetches once (the ``sos``
+``.deb`` of each of :data:`tests.soslatest.SUITES`, unpacked, run by
+``/usr/bin/python3`` with ``PYTHONPATH``); every test below is
+parametrised by suite through the ``latest`` fixture:
 
 * its unit tests (conformance, ``setup()`` on sos's Plugin machinery with the
   exact copy specs, ...) in a child pytest that imports 4.9.1 (one process
@@ -68,11 +70,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="session")
-def latest():
-    """Debian trixie's sos, fetched on first use (skip, with the reason, if it cannot be)."""
+@pytest.fixture(scope="session", params=soslatest.SUITES)
+def latest(request):
+    """Each suite's sos, fetched on first use (skip, with the reason, if it cannot be)."""
     try:
-        return soslatest.sos_latest()
+        return soslatest.sos_latest(suite=request.param)
     except soslatest.SosLatestUnavailable as exc:
         pytest.skip(f"no current sos to test on: {exc}")
 
@@ -119,13 +121,14 @@ def test_fetched_sos_is_a_current_sos(latest):
     assert path == os.path.join(latest.pythonpath, "sos", "__init__.py")
     assert os.path.basename(latest.deb).startswith(f"sos_{latest.version}-")
     assert latest.deb.endswith("_all.deb") and os.path.isfile(latest.deb)
-    with open(os.path.join(soslatest.cache_dir(), "ready.json")) as fobj:
-        assert json.load(fobj)["version"] == latest.version
+    with open(os.path.join(soslatest.cache_dir(latest.suite), "ready.json")) as fobj:
+        ready = json.load(fobj)
+    assert (ready["version"], ready["suite"]) == (latest.version, latest.suite)
 
 
 def _copy_cache(latest, dst):
     """A copy of the fetched cache (``root`` tree, .deb, ready.json)."""
-    src = str(soslatest.cache_dir())
+    src = str(soslatest.cache_dir(latest.suite))
     shutil.copytree(os.path.join(src, "root"), os.path.join(dst, "root"), symlinks=True)
     for name in ("ready.json", os.path.basename(latest.deb)):
         shutil.copy(os.path.join(src, name), os.path.join(dst, name))
@@ -135,7 +138,7 @@ def _copy_cache(latest, dst):
 def test_cached_sos_needs_no_network(latest, tmp_path):
     cache = tmp_path / "cache"
     _copy_cache(latest, str(cache))
-    found = soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian")
+    found = soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian", suite=latest.suite)
     assert found.version == latest.version
     assert found.pythonpath == str(cache / "root" / soslatest.DIST_PACKAGES)
 
@@ -147,7 +150,7 @@ def test_damaged_cache_is_fetched_again(latest, tmp_path):
     _copy_cache(latest, str(cache))
     (cache / "ready.json").write_text(json.dumps({"version": "4.0", "deb": "x.deb"}))
     with pytest.raises(soslatest.SosLatestUnavailable, match="127.0.0.1:9"):
-        soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian")
+        soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian", suite=latest.suite)
     assert not (cache / "ready.json").exists()
 
 
