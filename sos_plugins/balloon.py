@@ -201,10 +201,10 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
         if all_logs:
             wanted.append(JOURNAL_KERNEL_ALL)
         for name, args in wanted:
-            cmd = ('journalctl --no-pager --directory %s -o short-precise %s'
-                   % (shlex.quote(directory), args))
+            cmd = (f'journalctl --no-pager --directory '
+                   f'{shlex.quote(directory)} -o short-precise {args}')
             if since:
-                cmd += " --since '%s'" % since
+                cmd += f" --since '{since}'"
             self.add_cmd_output(cmd, suggest_filename=name, chroot=False,
                                 sizelimit=size)
 
@@ -283,15 +283,15 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
 
         state = self._debugfs_state()
         if state == 'mounted':
-            note = ('debugfs is mounted at %s; the balloon files it holds '
-                    'were collected where the running kernel has them.'
-                    % DEBUGFS)
+            note = (f'debugfs is mounted at {DEBUGFS}; the balloon files it '
+                    'holds were collected where the running kernel has '
+                    'them.')
         else:
-            note = ('debugfs is not mounted at %s, so the balloon drivers\' '
-                    'debugfs files (vmmemctl, hv-balloon) could not be '
-                    'read. To get them, run\n'
-                    '    mount -t debugfs none %s\n'
-                    'and collect again.' % (DEBUGFS, DEBUGFS))
+            note = (f'debugfs is not mounted at {DEBUGFS}, so the balloon '
+                    'drivers\' debugfs files (vmmemctl, hv-balloon) could '
+                    'not be read. To get them, run\n'
+                    f'    mount -t debugfs none {DEBUGFS}\n'
+                    'and collect again.')
         self.add_string_as_file(state + '\n' + note + '\n', 'debugfs.txt')
 
         if self.get_option('vmmemctl-twice'):
