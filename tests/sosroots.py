@@ -269,6 +269,28 @@ def _journal_only(root: FakeRoot, journal_dir: str = "var/log/journal") -> FakeR
     return root
 
 
+#: kexec-tools' dump directory name (%HOST-%DATE) and Debian kdump-tools' (%Y%m%d%H%M).
+KDUMP_DIR = "var/crash/127.0.0.1-2026-11-26-00:00:09"
+KDUMP_TOOLS_DIR = "var/crash/202611250000"
+
+
+def _kdump(root: FakeRoot) -> FakeRoot:
+    """The KVM deflate-off guest, inflated now, whose previous boot's OOM kdump saved."""
+    _kvm(root, "deflate-off", "after-inflate")
+    root.description += "; kdump saved the previous boot's log (OOM) under /var/crash"
+    root.copy(f"{KDUMP_DIR}/vmcore-dmesg.txt", os.path.join(KVM, "dmesg-deflate-off.txt"),
+              "real capture kvm-6.1/dmesg-deflate-off.txt (the guest's whole log with the OOM) "
+              "placed where kexec-tools' vmcore-dmesg writes it; same '[ time] text' lines")
+    lines = _read(os.path.join(KVM, "dmesg-deflate-off.txt")).splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if "invoked oom-killer" in line)
+    stamp = KDUMP_TOOLS_DIR.rsplit("/", 1)[1]
+    root.text(f"{KDUMP_TOOLS_DIR}/dmesg.{stamp}", "".join(lines[:cut]),
+              "real capture kvm-6.1/dmesg-deflate-off.txt cut before its first 'invoked "
+              "oom-killer' line, placed where Debian's kdump-tools writes dmesg.STAMP (an "
+              "older crash without OOM)")
+    return root
+
+
 # ---------------------------------------------------------------- other hypervisors
 
 
@@ -534,6 +556,7 @@ BUILDERS: Dict[str, Callable[[FakeRoot], FakeRoot]] = {
     "debugfs-unmounted": lambda r: _vmware_new(r, debugfs=False),
     "unreadable": _unreadable,
     "no-virtio-bus": lambda r: _firecracker(r, virtio_bus=False),
+    "kdump-previous-boot-oom": _kdump,
     "journal-previous-boot-oom": _journal_only,
     "volatile-journal-previous-boot-oom": lambda r: _journal_only(r, "run/log/journal"),
 }

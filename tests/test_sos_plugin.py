@@ -428,6 +428,8 @@ EXPECTED_FILES = {
 JOURNAL = (KVM - {"var/log/dmesg"}) | {"sos_commands/balloon/journalctl_-k_-b_0",
                                        "sos_commands/balloon/journalctl_-k_-b_-1"}
 EXPECTED_FILES["journal-previous-boot-oom"] = JOURNAL
+EXPECTED_FILES["kdump-previous-boot-oom"] = KVM | {
+    f"{sosroots.KDUMP_DIR}/vmcore-dmesg.txt", f"{sosroots.KDUMP_TOOLS_DIR}/dmesg.202611250000"}
 EXPECTED_FILES["volatile-journal-previous-boot-oom"] = JOURNAL
 
 DEBUGFS_STATE = {
@@ -515,6 +517,21 @@ def test_journal_previous_boot_oom_reaches_the_analyzer(name, tmp_path, sos_inst
     assert event["source"] == "sos_commands/balloon/journalctl_-k_-b_-1"
     assert [(b["driver"], b["inflated_bytes"]) for b in result["balloons"]] == [
         ("virtio_balloon", 268435456)]
+
+
+@pytest.mark.sos
+def test_kdump_dmesg_reaches_the_analyzer(tmp_path, sos_install):
+    """kdump's saved log: its OOM is a past boot's, the current log has none."""
+    root = sosroots.build("kdump-previous-boot-oom", str(tmp_path / "roots"))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
+    assert_clean_run(rc, report, output)
+    proc = analyze(report)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    (event,) = result["oom_events"]
+    assert event["source"] == f"{sosroots.KDUMP_DIR}/vmcore-dmesg.txt"
+    assert event["current_boot"] is False
+    assert event["trigger_comm"] == "hog"
 
 
 @pytest.mark.sos

@@ -58,6 +58,7 @@ from tests.test_sos_plugin import (  # noqa: F401
     test_analyzer_reads_the_report,
     test_journal_previous_boot_oom_reaches_the_analyzer,
     test_journal_since_and_all_logs_on_the_command_line,
+    test_kdump_dmesg_reaches_the_analyzer,
     test_real_sos_collects_exact_files,
     test_vmmemctl_twice_option_on_the_command_line,
     test_vmware_toolbox_balloon_size_reaches_the_analyzer,
