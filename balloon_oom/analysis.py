@@ -27,6 +27,7 @@ from .readers import layout
 from .readers.collected import Collected, collect
 from .readers.files import ReportFiles
 from .readers.members import iter_directory, iter_tarball
+from .sosrun import COLLECT_INSTRUCTION
 from .verdict import Thresholds, judge
 
 __all__ = ["Collected", "analyze", "analyze_many", "build", "collect", "merge_events"]
@@ -35,8 +36,9 @@ __all__ = ["Collected", "analyze", "analyze_many", "build", "collect", "merge_ev
 # --- model building -------------------------------------------------------------------------
 
 _CURRENT_BOOT_LOGS = ("sos_commands/kernel/dmesg", "sos_commands/balloon/dmesg", "live:dmesg",
-                      "vmcore:")
-_PAST_BOOT_LOGS = ("var/crash/",)
+                      "vmcore:", "sos_commands/balloon/journalctl_-k_-b_0")
+#: journalctl -b -1 is the boot before the newest the journal holds.
+_PAST_BOOT_LOGS = ("var/crash/", "sos_commands/balloon/journalctl_-k_-b_-1")
 #: messages-20240101, syslog.1, kern.log.2.gz: not the current file.
 _ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
 
@@ -276,16 +278,16 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
         analysis.signatures.extend(scan.signatures)
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
-                        "seen; collect with `sos report -o balloon` or include the kernel plugin")
+                        f"seen; collect with {COLLECT_INSTRUCTION}")
     if analysis.source.kind == SourceKind.SOSREPORT and not balloons and not any(
             p.startswith(("sos_commands/balloon/", "sos_strings/balloon/")) for p in files.paths()):
         warnings.append("this report was made without the balloon sos plugin and holds no balloon "
                         "file: a balloon it did not collect cannot be seen; collect again with "
-                        "`balloon-oom sos report -o balloon` (debugfs mounted)")
+                        f"{COLLECT_INSTRUCTION} (debugfs mounted)")
     if analysis.source.kind in (SourceKind.LOG, SourceKind.ARCHIVE, SourceKind.DIRECTORY,
                                 SourceKind.KDUMP) and not balloons and snap is None:
         warnings.append("only a kernel log: the balloon's size can come only from what the OOM "
-                        "reports print; a sosreport (`balloon-oom sos report -o balloon`) or the "
+                        f"reports print; a sosreport ({COLLECT_INSTRUCTION}) or the "
                         "vmcore of the same guest, given with --same-guest, adds the balloon's "
                         "state")
     analysis.source.hostname, analysis.source.boot_id = guest_identity(files)

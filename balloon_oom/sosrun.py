@@ -26,6 +26,11 @@ from typing import IO, List, NamedTuple, Optional, Sequence
 
 from balloon_oom.errors import BalloonOomError
 
+#: How to collect a report with our plugin, right whether or not the plugin
+#: was installed into the system's sos (the one instruction warnings give).
+COLLECT_INSTRUCTION = ("`balloon-oom sos report -o balloon`, or `sos report -o balloon` after "
+                       "`balloon-oom install-sos-plugin`")
+
 #: Name of our plugin module (== ``plugin_name``, as sos's ``-o`` needs).
 PLUGIN_FILE = "balloon.py"
 
@@ -189,11 +194,14 @@ def plugin_dir() -> str:
 
 
 def sos_command(
-    args: Sequence[str], sos: Optional[SosInstall] = None, prefix: Sequence[str] = ()
+    args: Sequence[str],
+    sos: Optional[SosInstall] = None,
+    prefix: Sequence[str] = (),
+    plugins: Optional[str] = None,
 ) -> List[str]:
     """The command line :func:`run_sos` runs (handy to show or log)."""
     sos = sos or find_sos()
-    return [*prefix, sos.interpreter, "-c", RUNNER, plugin_dir(), *args]
+    return [*prefix, sos.interpreter, "-c", RUNNER, plugins or plugin_dir(), *args]
 
 
 def run_sos(
@@ -203,6 +211,7 @@ def run_sos(
     prefix: Sequence[str] = (),
     sos: Optional[SosInstall] = None,
     output: Optional[IO[str]] = None,
+    plugins: Optional[str] = None,
 ) -> int:
     """Run the system's sos with our plugin directory added; return its exit code.
 
@@ -211,10 +220,12 @@ def run_sos(
     "-r"]`` to run as root in a user namespace).  ``env`` replaces the
     environment.  ``output``, a file, receives sos's stdout and stderr
     (default: the terminal).  ``sos.pythonpath`` is put first in the
-    ``PYTHONPATH`` of the environment used.
+    ``PYTHONPATH`` of the environment used.  ``plugins``, a directory
+    holding a copy of ``balloon.py``, replaces :func:`plugin_dir` (for a
+    user who cannot read this installation, e.g. sos run as ``nobody``).
     """
     sos = sos or find_sos()
-    cmd = sos_command(args, sos, prefix)
+    cmd = sos_command(args, sos, prefix, plugins)
     try:
         proc = subprocess.run(
             cmd,

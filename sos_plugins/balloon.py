@@ -10,6 +10,7 @@
 
 import glob
 import os
+import shlex
 import stat
 
 from sos.report.plugins import (Plugin, IndependentPlugin, RedHatPlugin,
@@ -66,6 +67,25 @@ BALLOON_FILES = (
     '/sys/devices/system/cmm/cmm0/*',
 )
 
+#: journald's persistent and volatile directories, in the order preferred.
+JOURNAL_DIRS = ('/var/log/journal', '/run/log/journal')
+
+#: Kernel messages of the journal: output file name -> journalctl arguments.
+#: ``-k`` implies ``-b``, so all boots are asked for by transport instead.
+#: ``-b 0`` is the newest boot the journal holds, ``-b -1`` the one before,
+#: even for a guest's journal read from outside (``--directory``).
+JOURNAL_KERNEL = (
+    ('journalctl_-k_-b_0', '-k -b 0'),
+    ('journalctl_-k_-b_-1', '-k -b -1'),
+)
+JOURNAL_KERNEL_ALL = ('journalctl_-k_all_boots', '_TRANSPORT=kernel')
+
+#: sos's default size for a journal, in MiB (its --journal-size, 4.1+).
+JOURNAL_SIZE = 100
+
+#: kdump's kernel logs of a crashed boot (kexec-tools, Debian's kdump-tools).
+CRASH_DMESG = ('/var/crash/*/vmcore-dmesg.txt', '/var/crash/*/dmesg.*')
+
 
 class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
               UbuntuPlugin):
@@ -76,7 +96,9 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
     CMM): the drivers' debugfs and sysfs files, the negotiated virtio
     features, driver parameters, and the memory figures and kernel logs
     needed to tell whether the balloon held the memory a guest ran out of
-    when the OOM killer struck.
+    when the OOM killer struck.  The kernel logs are dmesg, the syslog
+    files, the journal's kernel messages of this boot and the previous one
+    (all boots with --all-logs) and kdump's dmesg of the newest crashes.
 
     debugfs is never mounted by this plugin. When it is not mounted,
     sos_strings/balloon/debugfs.txt says so on its first line.
@@ -144,6 +166,48 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
         except (OSError, IOError):
             return None
 
+    def _journal_dir(self):
+        """The guest's journal directory (host path) holding journal files.
+
+        The persistent one when it has files, else the volatile one; None
+        when neither does.
+        """
+        for path in JOURNAL_DIRS:
+            real = self._host_path(path)
+            if (glob.glob(os.path.join(real, '*.journal')) or
+                    glob.glob(os.path.join(real, '*', '*.journal'))):
+                return real
+        return None
+
+    def _add_kernel_journal(self):
+        """The journal's kernel messages of this boot and the one before.
+
+        journalctl runs on the host (chroot=False) on the guest's journal
+        directory under the sysroot, so a guest root without journalctl is
+        read too.  --since limits it as sos's logs plugin does; --all-logs
+        lifts the size limit and adds every boot the journal holds.
+        """
+        directory = self._journal_dir()
+        if directory is None:
+            return
+        all_logs = self.get_option('all_logs')
+        since = self.get_option('since')
+        if all_logs:
+            size = 0
+        else:
+            size = (self.get_option('journal_size') or
+                    max(self.get_option('log_size') or 0, JOURNAL_SIZE))
+        wanted = list(JOURNAL_KERNEL)
+        if all_logs:
+            wanted.append(JOURNAL_KERNEL_ALL)
+        for name, args in wanted:
+            cmd = (f'journalctl --no-pager --directory '
+                   f'{shlex.quote(directory)} -o short-precise {args}')
+            if since:
+                cmd += f" --since '{since}'"
+            self.add_cmd_output(cmd, suggest_filename=name, chroot=False,
+                                sizelimit=size)
+
     def _forbid_special_files(self, specs):
         """Keep FIFOs, sockets and device nodes out of the report.
 
@@ -202,9 +266,14 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
         self.add_copy_spec('/var/log/kern.log*')
         self.add_copy_spec('/var/log/messages*')
         self.add_copy_spec('/var/log/syslog*')
+        # kdump's: sorted newest first and cut at --log-size by sos, as
+        # its kdump plugin's are
+        for spec in CRASH_DMESG:
+            self.add_copy_spec(spec)
 
         self.add_cmd_output('dmesg')
         self.add_cmd_output('date --utc')
+        self._add_kernel_journal()
 
         if self._sysroot_which('vmware-toolbox-cmd'):
             self.add_cmd_output([
@@ -214,15 +283,15 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
 
         state = self._debugfs_state()
         if state == 'mounted':
-            note = ('debugfs is mounted at %s; the balloon files it holds '
-                    'were collected where the running kernel has them.'
-                    % DEBUGFS)
+            note = (f'debugfs is mounted at {DEBUGFS}; the balloon files it '
+                    'holds were collected where the running kernel has '
+                    'them.')
         else:
-            note = ('debugfs is not mounted at %s, so the balloon drivers\' '
-                    'debugfs files (vmmemctl, hv-balloon) could not be '
-                    'read. To get them, run\n'
-                    '    mount -t debugfs none %s\n'
-                    'and collect again.' % (DEBUGFS, DEBUGFS))
+            note = (f'debugfs is not mounted at {DEBUGFS}, so the balloon '
+                    'drivers\' debugfs files (vmmemctl, hv-balloon) could '
+                    'not be read. To get them, run\n'
+                    f'    mount -t debugfs none {DEBUGFS}\n'
+                    'and collect again.')
         self.add_string_as_file(state + '\n' + note + '\n', 'debugfs.txt')
 
         if self.get_option('vmmemctl-twice'):

@@ -1,14 +1,15 @@
-"""A current sos for the tests: Debian 13 (trixie)'s ``sos`` package, fetched once.
+"""Current sos releases for the tests: Debian's ``sos`` packages, each fetched once.
 
 Debian 12 ships sos 4.0 and PyPI has no sos 4.x (PyPI ``sos`` is an
-unrelated project), so the plugin is also tested on the sos of the next
-Debian release.  Its ``_all.deb`` is downloaded with apt, using a private
-source list, package lists and cache (the system's apt setup is untouched),
-and unpacked (``dpkg-deb -x``, nothing installed) into::
+unrelated project), so the plugin is also tested on the sos of later Debian
+suites (:data:`SUITES`): trixie's (4.9.1) and trixie-backports' (4.12.1).
+Each ``_all.deb`` is downloaded with apt, using a private source list naming
+that suite alone, package lists and cache (the system's apt setup is
+untouched), and unpacked (``dpkg-deb -x``, nothing installed) into::
 
-    ${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/sos-trixie/
+    ${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/sos-SUITE/
         fetch.lock          flock held while fetching or checking
-        sos_4.9.1-1_all.deb the package as downloaded
+        sos_4.9.1-1_all.deb the package as downloaded (the version apt offers)
         root/               its files; root/usr/lib/python3/dist-packages/sos
         ready.json          written last: {"version": "4.9.1", "deb": ...}
 
@@ -35,6 +36,8 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple, Optional, Sequence
 
+#: Debian suites whose sos the tests run (each on its own: apt picks its candidate).
+SUITES = ("trixie", "trixie-backports")
 SUITE = "trixie"
 PACKAGE = "sos"
 #: Debian mirror; ``$BALLOON_OOM_DEBIAN_MIRROR`` overrides it.
@@ -63,13 +66,14 @@ class SosLatest(NamedTuple):
     pythonpath: str
     version: str
     deb: str
+    suite: str = SUITE
 
 
-def cache_dir() -> Path:
-    """``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/sos-trixie``."""
+def cache_dir(suite: str = SUITE) -> Path:
+    """``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/sos-SUITE``."""
     env = os.environ.get("BALLOON_OOM_CACHE")
     base = Path(env) if env else Path.home() / ".cache" / "balloon-oom"
-    return base / f"sos-{SUITE}"
+    return base / f"sos-{suite}"
 
 
 def _tail(text: str, lines: int = 4) -> str:
@@ -112,12 +116,12 @@ def probe_version(pythonpath: str, interpreter: str = INTERPRETER) -> str:
     return proc.stdout.strip()
 
 
-def _apt_options(work: Path, mirror: str) -> list:
+def _apt_options(work: Path, mirror: str, suite: str) -> list:
     """apt-get options for a private source list, package lists and cache."""
     (work / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (work / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     sources = work / "sources.list"
-    sources.write_text(f"deb {mirror} {SUITE} main\n")
+    sources.write_text(f"deb {mirror} {suite} main\n")
     user = pwd.getpwuid(os.geteuid()).pw_name
     return [
         "-o", f"Dir::Etc::sourcelist={sources}",
@@ -130,15 +134,15 @@ def _apt_options(work: Path, mirror: str) -> list:
     ]
 
 
-def _fetch(dest: Path, mirror: str, interpreter: str) -> SosLatest:
+def _fetch(dest: Path, mirror: str, interpreter: str, suite: str) -> SosLatest:
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise SosLatestUnavailable("apt-get and dpkg-deb are needed to fetch Debian's sos")
     work = Path(tempfile.mkdtemp(prefix="fetch-", dir=dest))
     try:
-        options = _apt_options(work, mirror)
+        options = _apt_options(work, mirror, suite)
         _run(["apt-get", *options, "--error-on=any", "update"],
-             f"apt-get update from {mirror} {SUITE}")
-        _run(["apt-get", *options, "download", PACKAGE], f"apt-get download {PACKAGE} ({SUITE})",
+             f"apt-get update from {mirror} {suite}")
+        _run(["apt-get", *options, "download", PACKAGE], f"apt-get download {PACKAGE} ({suite})",
              cwd=str(work))
         debs = glob.glob(str(work / f"{PACKAGE}_*_all.deb"))
         if len(debs) != 1:
@@ -156,24 +160,24 @@ def _fetch(dest: Path, mirror: str, interpreter: str) -> SosLatest:
         os.replace(unpacked, dest / "root")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    found = SosLatest(str(dest / "root" / DIST_PACKAGES), version, str(deb))
+    found = SosLatest(str(dest / "root" / DIST_PACKAGES), version, str(deb), suite)
     ready = dest / "ready.json.tmp"
-    ready.write_text(json.dumps({"version": version, "deb": deb.name, "suite": SUITE,
+    ready.write_text(json.dumps({"version": version, "deb": deb.name, "suite": suite,
                                  "mirror": mirror}) + "\n")
     os.replace(ready, dest / "ready.json")
     return found
 
 
 def sos_latest(cache: Optional[Path] = None, *, mirror: Optional[str] = None,
-               interpreter: str = INTERPRETER) -> SosLatest:
-    """Debian trixie's sos, unpacked in ``cache`` (default :func:`cache_dir`).
+               interpreter: str = INTERPRETER, suite: str = SUITE) -> SosLatest:
+    """The sos of Debian ``suite``, unpacked in ``cache`` (default :func:`cache_dir`).
 
     Fetches it on the first call (holding ``fetch.lock``, so parallel test
     runs fetch once); afterwards only checks that ``interpreter`` imports it
     with the version recorded.  Raises :class:`SosLatestUnavailable` with
     the reason (no network, no apt, missing python3 dependency, ...).
     """
-    dest = Path(cache) if cache is not None else cache_dir()
+    dest = Path(cache) if cache is not None else cache_dir(suite)
     mirror = mirror or os.environ.get("BALLOON_OOM_DEBIAN_MIRROR") or DEFAULT_MIRROR
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -194,8 +198,8 @@ def sos_latest(cache: Optional[Path] = None, *, mirror: Optional[str] = None,
                 if recorded and os.path.isdir(os.path.join(pythonpath, "sos")):
                     version = probe_version(pythonpath, interpreter)
                     if version == recorded:
-                        return SosLatest(pythonpath, version, deb)
+                        return SosLatest(pythonpath, version, deb, suite)
                 ready.unlink()  # damaged or changed cache: fetch again
-            return _fetch(dest, mirror, interpreter)
+            return _fetch(dest, mirror, interpreter, suite)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

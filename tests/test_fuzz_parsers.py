@@ -387,8 +387,10 @@ def test_fuzz_log_prefix(raw):
 
 # --- builders, verdict, renderers over mutated reports ---------------------------------------
 
-#: Fake guest roots that are plain files (no FIFO, no mode 000, no busybox copy).
-BASE_ROOTS = [n for n in sosroots.names() if n not in ("unreadable", "vmware-tools")]
+#: Fake guest roots that are plain files (no FIFO, no mode 000, no busybox copy, no
+#: binary journal).
+BASE_ROOTS = [n for n in sosroots.names()
+              if n not in ("unreadable", "vmware-tools") + sosroots.JOURNAL_ROOTS]
 
 
 @lru_cache(maxsize=None)

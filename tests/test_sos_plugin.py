@@ -86,7 +86,7 @@ def test_tags_and_triggers():
 def test_module_imports_only_sos_and_stdlib():
     with open(balloon_module.__file__) as fobj:
         imports = [line.split()[1] for line in fobj if line.startswith(("import ", "from "))]
-    assert sorted(set(imports)) == ["glob", "os", "sos.report.plugins", "stat"]
+    assert sorted(set(imports)) == ["glob", "os", "shlex", "sos.report.plugins", "stat"]
 
 
 # ----------------------------------------------------------------- setup() on sos's machinery
@@ -99,6 +99,7 @@ class _Options:
     dry_run = False
     since = None
     log_size = 25
+    journal_size = 100  # sos >= 4.1
     allow_system_changes = False
     no_postproc = False
     skip_files = []
@@ -107,8 +108,10 @@ class _Options:
     plugin_timeout = None
     cmd_timeout = None
 
-    def __init__(self, sysroot):
+    def __init__(self, sysroot, **cmdline):
         self.sysroot = sysroot
+        for name, value in cmdline.items():
+            setattr(self, name, value)
 
 
 def _policy():
@@ -129,9 +132,9 @@ class _Recording(Balloon):
         return super().add_copy_spec(copyspecs, *args, **kwargs)
 
 
-def _plugin(sysroot, **options):
+def _plugin(sysroot, cmdline=None, **options):
     plug = _Recording({
-        "cmdlineopts": _Options(sysroot),
+        "cmdlineopts": _Options(sysroot, **(cmdline or {})),
         "policy": _policy(),
         "sysroot": sysroot,
         "devices": {},
@@ -187,6 +190,8 @@ EXPECTED_SPECS = [
     "/var/log/kern.log*",
     "/var/log/messages*",
     "/var/log/syslog*",
+    "/var/crash/*/vmcore-dmesg.txt",
+    "/var/crash/*/dmesg.*",
 ]
 
 
@@ -206,6 +211,54 @@ def test_setup_copy_specs_and_commands(tmp_path):
     strings = _strings(plug)
     assert list(strings) == ["debugfs.txt"]
     assert strings["debugfs.txt"].splitlines()[0] == "mounted"
+
+
+def _journal_cmds(plug):
+    """(file name, command, chroot, sizelimit) of the journal commands of setup()."""
+    return [(c.suggest_filename, c.cmd, c.chroot, c.sizelimit) for c in plug.collect_cmds
+            if c.cmd.startswith("journalctl")]
+
+
+def test_setup_journal_kernel_messages(tmp_path):
+    """journalctl on the host, on the guest's journal directory: this boot and the one before."""
+    root = sosroots.build("journal-previous-boot-oom", str(tmp_path))
+    plug = _plugin(root.path)
+    journal = os.path.join(root.path, "var/log/journal")
+    base = f"journalctl --no-pager --directory {journal} -o short-precise"
+    assert _journal_cmds(plug) == [
+        ("journalctl_-k_-b_0", base + " -k -b 0", False, 100),
+        ("journalctl_-k_-b_-1", base + " -k -b -1", False, 100),
+    ]
+    assert [c.cmd for c in plug.collect_cmds][:2] == ["dmesg", "date --utc"]
+
+
+def test_setup_journal_volatile_directory(tmp_path):
+    root = sosroots.build("volatile-journal-previous-boot-oom", str(tmp_path))
+    plug = _plugin(root.path)
+    (first, _) = _journal_cmds(plug)
+    assert f"--directory {os.path.join(root.path, 'run/log/journal')} " in first[1]
+
+
+def test_setup_journal_since_and_all_logs(tmp_path):
+    """--since goes to journalctl as the logs plugin passes it; --all-logs: every boot, no limit."""
+    import datetime
+    root = sosroots.build("journal-previous-boot-oom", str(tmp_path))
+    since = datetime.datetime(2026, 11, 26, 12, 0)  # what sos's --since 20261126120000 gives
+    plug = _plugin(root.path, cmdline={"since": since, "all_logs": True})
+    cmds = _journal_cmds(plug)
+    assert [c[0] for c in cmds] == ["journalctl_-k_-b_0", "journalctl_-k_-b_-1",
+                                    "journalctl_-k_all_boots"]
+    assert cmds[2][1].endswith(" -o short-precise _TRANSPORT=kernel --since '2026-11-26 12:00:00'")
+    assert all(c[1].endswith("--since '2026-11-26 12:00:00'") and c[3] == 0 for c in cmds)
+    # and the shell-like split sos makes gives journalctl one --since argument
+    import shlex
+    assert shlex.split(cmds[0][1])[-2:] == ["--since", "2026-11-26 12:00:00"]
+
+
+def test_setup_without_journal_files_runs_no_journalctl(tmp_path):
+    root = sosroots.build("kvm-deflate-off-inflated", str(tmp_path))
+    os.makedirs(os.path.join(root.path, "var/log/journal/" + sosroots.MACHINE_ID))
+    assert _journal_cmds(_plugin(root.path)) == []
 
 
 def test_setup_debugfs_not_mounted(tmp_path):
@@ -277,6 +330,7 @@ def _sos_env(root):
     env = dict(os.environ)
     # sos >= 4.7 ignores --sysroot (sos-facts §3); the container sysroot works everywhere
     env.update(container="oci", HOST=root)
+    env["TZ"] = "UTC"  # journalctl prints local time; the tests expect UTC
     return env
 
 
@@ -305,7 +359,7 @@ def sos_install():
     return None
 
 
-def run_report(root, tmp, extra=(), prefix=None, sos=None):
+def run_report(root, tmp, extra=(), prefix=None, sos=None, plugins=None):
     """Run the real sos on a fake root; return (rc, report dir, output)."""
     tmpdir = tmp_dir_for(root, os.path.join(tmp, "sos-tmp"))
     log = os.path.join(tmp, "sos-output.txt")
@@ -314,7 +368,7 @@ def run_report(root, tmp, extra=(), prefix=None, sos=None):
             ["report", "--batch", "--build", "--quiet", "--no-report", "-o", "balloon",
              "--sysroot", root, "--tmp-dir", tmpdir, *extra],
             env=_sos_env(root), prefix=_userns_prefix() if prefix is None else prefix,
-            output=out, sos=sos,
+            output=out, sos=sos, plugins=plugins,
         )
     with open(log) as fobj:
         output = fobj.read()
@@ -371,6 +425,13 @@ EXPECTED_FILES = {
                       "proc/sys/kernel/osrelease", "var/log/dmesg"},
 }
 
+JOURNAL = (KVM - {"var/log/dmesg"}) | {"sos_commands/balloon/journalctl_-k_-b_0",
+                                       "sos_commands/balloon/journalctl_-k_-b_-1"}
+EXPECTED_FILES["journal-previous-boot-oom"] = JOURNAL
+EXPECTED_FILES["kdump-previous-boot-oom"] = KVM | {
+    f"{sosroots.KDUMP_DIR}/vmcore-dmesg.txt", f"{sosroots.KDUMP_TOOLS_DIR}/dmesg.202611250000"}
+EXPECTED_FILES["volatile-journal-previous-boot-oom"] = JOURNAL
+
 DEBUGFS_STATE = {
     "firecracker-6.18": "not-mounted", "xen": "not-mounted", "no-balloon": "not-mounted",
     "debugfs-unmounted": "not-mounted", "no-virtio-bus": "not-mounted",
@@ -398,6 +459,8 @@ def test_every_root_has_expected_files():
 @pytest.mark.sos
 @pytest.mark.parametrize("name", sorted(EXPECTED_FILES))
 def test_real_sos_collects_exact_files(name, tmp_path, sos_install, expected_files):
+    if sosroots.unavailable(name):
+        pytest.skip(sosroots.unavailable(name))
     root = sosroots.build(name, str(tmp_path / "roots"))
     rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
     assert_clean_run(rc, report, output)
@@ -406,7 +469,7 @@ def test_real_sos_collects_exact_files(name, tmp_path, sos_install, expected_fil
         assert fobj.readline() == DEBUGFS_STATE.get(name, "mounted") + "\n"
     # the guest's files, not the host's
     for rel in expected_files[name]:
-        if rel.startswith("sos_"):
+        if rel.startswith("sos_") or rel == "environment":  # sos's own (4.9.2+: environment)
             continue
         src = os.path.join(root.path, rel)
         dst = os.path.join(report, rel)
@@ -419,6 +482,83 @@ def test_real_sos_collects_exact_files(name, tmp_path, sos_install, expected_fil
         manifest = json.load(fobj)
     plugin = manifest["components"]["report"]["plugins"]["balloon"]
     assert [c["exec"] for c in plugin["commands"]][:2] == ["dmesg", "date --utc"]
+
+
+def _read(path):
+    with open(path) as fobj:
+        return fobj.read()
+
+
+#: The previous boot's OOM as journalctl -o short-precise prints it (UTC).
+JOURNAL_OOM_LINE = ("Nov 26 00:00:08.352026 guest kernel: hog invoked oom-killer: "
+                    "gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), order=0, "
+                    "oom_score_adj=0")
+
+
+@pytest.mark.sos
+@pytest.mark.parametrize("name", sosroots.JOURNAL_ROOTS)
+def test_journal_previous_boot_oom_reaches_the_analyzer(name, tmp_path, sos_install):
+    """A journald-only guest: the OOM is only in the previous boot's journal."""
+    if sosroots.unavailable(name):
+        pytest.skip(sosroots.unavailable(name))
+    root = sosroots.build(name, str(tmp_path / "roots"))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
+    assert_clean_run(rc, report, output)
+    previous = _read(os.path.join(report, "sos_commands/balloon/journalctl_-k_-b_-1"))
+    current = _read(os.path.join(report, "sos_commands/balloon/journalctl_-k_-b_0"))
+    assert previous.splitlines()[0] == JOURNAL_OOM_LINE
+    assert "invoked oom-killer" not in current
+    assert current.startswith("Nov 27 00:00:00.000000 guest kernel: Linux version 6.1.0-56-amd64 ")
+    proc = analyze(report)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    (event,) = result["oom_events"]
+    assert event["current_boot"] is False
+    assert event["source"] == "sos_commands/balloon/journalctl_-k_-b_-1"
+    assert [(b["driver"], b["inflated_bytes"]) for b in result["balloons"]] == [
+        ("virtio_balloon", 268435456)]
+
+
+@pytest.mark.sos
+def test_kdump_dmesg_reaches_the_analyzer(tmp_path, sos_install):
+    """kdump's saved log: its OOM is a past boot's, the current log has none."""
+    root = sosroots.build("kdump-previous-boot-oom", str(tmp_path / "roots"))
+    rc, report, output = run_report(root.path, str(tmp_path), sos=sos_install)
+    assert_clean_run(rc, report, output)
+    proc = analyze(report)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    (event,) = result["oom_events"]
+    assert event["source"] == f"{sosroots.KDUMP_DIR}/vmcore-dmesg.txt"
+    assert event["current_boot"] is False
+    assert event["trigger_comm"] == "hog"
+
+
+@pytest.mark.sos
+def test_journal_since_and_all_logs_on_the_command_line(tmp_path, sos_install):
+    """sos --since cuts the journal; --all-logs adds every boot."""
+    name = "journal-previous-boot-oom"
+    if sosroots.unavailable(name):
+        pytest.skip(sosroots.unavailable(name))
+    root = sosroots.build(name, str(tmp_path / "roots"))
+    rc, report, output = run_report(root.path, str(tmp_path / "since"),
+                                    ["--since", "20261126120000"], sos=sos_install)
+    assert_clean_run(rc, report, output)
+    # nothing of the previous boot (2026-11-26 00:00) is that recent
+    previous = _read(os.path.join(report, "sos_commands/balloon/journalctl_-k_-b_-1"))
+    assert "kernel:" not in previous
+    assert "Linux version" in _read(os.path.join(report, "sos_commands/balloon/journalctl_-k_-b_0"))
+    rc, report, output = run_report(root.path, str(tmp_path / "all"), ["--all-logs"],
+                                    sos=sos_install)
+    assert_clean_run(rc, report, output)
+    every = _read(os.path.join(report, "sos_commands/balloon/journalctl_-k_all_boots"))
+    assert JOURNAL_OOM_LINE in every.splitlines()
+    assert every.count("Linux version 6.1.0-56-amd64") == 1  # the previous boot's log has none
+    assert every.index(JOURNAL_OOM_LINE) < every.index("Linux version")
+    proc = analyze(report)
+    assert proc.returncode == 0, proc.stderr
+    (event,) = json.loads(proc.stdout)["oom_events"]
+    assert event["current_boot"] is False
 
 
 @pytest.mark.sos
@@ -457,11 +597,19 @@ def test_vmmemctl_twice_option_on_the_command_line(tmp_path, sos_install):
 @pytest.mark.sos
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to nobody")
 def test_unprivileged_user_namespace_run():
-    """As nobody under unshare -r: a root-owned mode-000 balloon file is really unreadable."""
+    """As nobody under unshare -r: a root-owned mode-000 balloon file is really unreadable.
+
+    nobody gets a copy of the plugin: the checkout may sit in a directory
+    only root can enter (a clone under ``mktemp -d`` or ``~root``).
+    """
     import tempfile
     base = tempfile.mkdtemp(prefix="balloon-sos-nobody-")  # pytest's tmp is 0700 root
     try:
         os.chmod(base, 0o755)
+        plugins = os.path.join(base, "plugins")
+        os.makedirs(plugins)
+        shutil.copy(os.path.join(sosrun.plugin_dir(), sosrun.PLUGIN_FILE), plugins)
+        os.chmod(os.path.join(plugins, sosrun.PLUGIN_FILE), 0o644)
         root = sosroots.build("unreadable", os.path.join(base, "roots"))
         work = os.path.join(base, "work")
         os.makedirs(os.path.join(work, "sos-tmp"))
@@ -469,7 +617,7 @@ def test_unprivileged_user_namespace_run():
             shutil.chown(path, "nobody", "nogroup")
         as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                      "unshare", "-r"]
-        rc, report, output = run_report(root.path, work, prefix=as_nobody)
+        rc, report, output = run_report(root.path, work, prefix=as_nobody, plugins=plugins)
         assert_clean_run(rc, report, output)
         assert report_files(report) == SOS_OWN | EXPECTED_FILES["unreadable"]
         assert os.stat(report).st_uid == pwd_uid("nobody")

@@ -1,8 +1,10 @@
-"""The ``balloon`` sos plugin on a current sos: Debian 13's sos 4.9.1.
+"""The ``balloon`` sos plugin on current sos: Debian 13's 4.9.1 and trixie-backports' 4.12.1.
 
 :mod:`tests.test_sos_plugin` runs Debian 12's sos 4.0.  Here the same tests
-run on the sos that :mod:`tests.soslatest` fetches once (Debian trixie's
-``sos`` ``.deb``, unpacked, run by ``/usr/bin/python3`` with ``PYTHONPATH``):
+run on each sos that :mod:`tests.soslatest` fetches once (the ``sos``
+``.deb`` of each of :data:`tests.soslatest.SUITES`, unpacked, run by
+``/usr/bin/python3`` with ``PYTHONPATH``); every test below is
+parametrised by suite through the ``latest`` fixture:
 
 * its unit tests (conformance, ``setup()`` on sos's Plugin machinery with the
   exact copy specs, ...) in a child pytest that imports 4.9.1 (one process
@@ -30,7 +32,11 @@ What differs from 4.0 (each difference has a test here):
 * ``copy_strings`` entries are ``(content, "sos_strings/balloon/NAME", tags)``;
 * plugin options are the class's PluginOpt objects, shared by instances;
 * a dangling symbolic link is stored as a link (4.0 leaves it out);
-* ``version.txt`` holds only ``sos report: 4.9.1``.
+* ``version.txt`` holds only ``sos report: 4.9.1``;
+* 4.9.2 and later (so 4.12.1) write ``environment`` (the proxy variables) into
+  every report, and 4.12 lists plugins with a wider name column.
+
+The 4.0 run each comparison needs is made once for all suites (``sos40_runs``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +60,9 @@ from tests import test_sos_plugin as base
 from tests.test_sos_plugin import (  # noqa: F401
     test_analyzer_on_degraded_reports,
     test_analyzer_reads_the_report,
+    test_journal_previous_boot_oom_reaches_the_analyzer,
+    test_journal_since_and_all_logs_on_the_command_line,
+    test_kdump_dmesg_reaches_the_analyzer,
     test_real_sos_collects_exact_files,
     test_vmmemctl_twice_option_on_the_command_line,
     test_vmware_toolbox_balloon_size_reaches_the_analyzer,
@@ -66,11 +76,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="session")
-def latest():
-    """Debian trixie's sos, fetched on first use (skip, with the reason, if it cannot be)."""
+@pytest.fixture(scope="session", params=soslatest.SUITES)
+def latest(request):
+    """Each suite's sos, fetched on first use (skip, with the reason, if it cannot be)."""
     try:
-        return soslatest.sos_latest()
+        return soslatest.sos_latest(suite=request.param)
     except soslatest.SosLatestUnavailable as exc:
         pytest.skip(f"no current sos to test on: {exc}")
 
@@ -91,11 +101,32 @@ def sos_install(latest_install):
 LATEST_EXTRA = {"unreadable": {"sys/devices/system/xen_memory/xen_memory0/target_kb"}}
 
 
+#: Asks whether the sos in PYTHONPATH writes ``environment`` into every report: the
+#: proxy variables sos collects by default (sos 567a5549, in 4.9.2 and 4.10), a file
+#: written even when none is set.
+_HAS_ENV_FILE = "import sos.report; print(hasattr(sos.report, 'default_env_vars'))"
+
+
+@pytest.fixture(scope="session")
+def report_extra(latest):
+    """Files this sos adds to every report: ``{"environment"}`` or nothing."""
+    out = subprocess.check_output([soslatest.INTERPRETER, "-c", _HAS_ENV_FILE],
+                                  env=dict(os.environ, PYTHONPATH=latest.pythonpath),
+                                  universal_newlines=True, cwd="/").strip()
+    return {"environment"} if out == "True" else set()
+
+
 @pytest.fixture
-def expected_files():
-    """Overrides test_sos_plugin's fixture with 4.9.1's extra files."""
-    return {name: files | LATEST_EXTRA.get(name, set())
+def expected_files(report_extra):
+    """Overrides test_sos_plugin's fixture with this sos's extra files."""
+    return {name: files | LATEST_EXTRA.get(name, set()) | report_extra
             for name, files in base.EXPECTED_FILES.items()}
+
+
+@pytest.mark.sos
+def test_environment_file_from_4_9_2_on(latest, report_extra):
+    """4.9.1 writes no ``environment``; 4.12.1 does (sos 567a5549)."""
+    assert (report_extra == {"environment"}) == (_version_tuple(latest.version) >= (4, 9, 2))
 
 
 def _version_tuple(version):
@@ -117,13 +148,14 @@ def test_fetched_sos_is_a_current_sos(latest):
     assert path == os.path.join(latest.pythonpath, "sos", "__init__.py")
     assert os.path.basename(latest.deb).startswith(f"sos_{latest.version}-")
     assert latest.deb.endswith("_all.deb") and os.path.isfile(latest.deb)
-    with open(os.path.join(soslatest.cache_dir(), "ready.json")) as fobj:
-        assert json.load(fobj)["version"] == latest.version
+    with open(os.path.join(soslatest.cache_dir(latest.suite), "ready.json")) as fobj:
+        ready = json.load(fobj)
+    assert (ready["version"], ready["suite"]) == (latest.version, latest.suite)
 
 
 def _copy_cache(latest, dst):
     """A copy of the fetched cache (``root`` tree, .deb, ready.json)."""
-    src = str(soslatest.cache_dir())
+    src = str(soslatest.cache_dir(latest.suite))
     shutil.copytree(os.path.join(src, "root"), os.path.join(dst, "root"), symlinks=True)
     for name in ("ready.json", os.path.basename(latest.deb)):
         shutil.copy(os.path.join(src, name), os.path.join(dst, name))
@@ -133,7 +165,7 @@ def _copy_cache(latest, dst):
 def test_cached_sos_needs_no_network(latest, tmp_path):
     cache = tmp_path / "cache"
     _copy_cache(latest, str(cache))
-    found = soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian")
+    found = soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian", suite=latest.suite)
     assert found.version == latest.version
     assert found.pythonpath == str(cache / "root" / soslatest.DIST_PACKAGES)
 
@@ -145,7 +177,7 @@ def test_damaged_cache_is_fetched_again(latest, tmp_path):
     _copy_cache(latest, str(cache))
     (cache / "ready.json").write_text(json.dumps({"version": "4.0", "deb": "x.deb"}))
     with pytest.raises(soslatest.SosLatestUnavailable, match="127.0.0.1:9"):
-        soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian")
+        soslatest.sos_latest(cache, mirror="http://127.0.0.1:9/debian", suite=latest.suite)
     assert not (cache / "ready.json").exists()
 
 
@@ -191,6 +223,10 @@ UNIT_TESTS = (
     "test_tags_and_triggers",
     "test_module_imports_only_sos_and_stdlib",
     "test_setup_copy_specs_and_commands",
+    "test_setup_journal_kernel_messages",
+    "test_setup_journal_volatile_directory",
+    "test_setup_journal_since_and_all_logs",
+    "test_setup_without_journal_files_runs_no_journalctl",
     "test_setup_debugfs_not_mounted",
     "test_setup_debugfs_absent_counts_as_not_mounted",
     "test_vmware_toolbox_cmd_only_when_present",
@@ -378,33 +414,51 @@ def test_list_plugins_on_latest(name, state, tmp_path, latest_install, probe):
     root = sosroots.build(name, str(tmp_path / "roots"))
     listed, text = _list_plugins(root.path, str(tmp_path), latest_install)
     assert listed.get("balloon") == state, text
-    if state == "disabled":
-        assert "balloon              inactive" in text
+    if state == "disabled":  # the name column is wider in 4.12 than in 4.9
+        assert re.search(r"^ balloon +inactive ", text, re.M), text
     # sos lists the options of enabled plugins only
     assert ("balloon.vmmemctl-twice" in text) == (state == "enabled")
 
 
 #: Roots whose reports the analyzer reads: same answers on 4.0 and 4.9.1.
-SAME_ON_BOTH = sorted(set(base.ANALYZER_BALLOONS) | {"debugfs-unmounted", "unreadable"})
+SAME_ON_BOTH = sorted(set(base.ANALYZER_BALLOONS) | {"debugfs-unmounted", "unreadable",
+                                                     "journal-previous-boot-oom",
+                                                     "kdump-previous-boot-oom"})
+
+
+def _report_and_analysis(root, tmp, sos):
+    rc, report, output = base.run_report(root, tmp, sos=sos)
+    base.assert_clean_run(rc, report, output)
+    proc = base.analyze(report)
+    assert proc.returncode == 0, proc.stderr
+    return report, json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def sos40_runs(tmp_path_factory):
+    """name -> (root, report, analysis) of sos 4.0, made once for every suite."""
+    runs = {}
+
+    def run(name):
+        if name not in runs:
+            tmp = tmp_path_factory.mktemp(f"sos40-{name}")
+            root = sosroots.build(name, str(tmp / "roots"))
+            runs[name] = (root.path, *_report_and_analysis(root.path, str(tmp / "4.0"), None))
+        return runs[name]
+    return run
 
 
 @pytest.mark.sos
 @pytest.mark.parametrize("name", SAME_ON_BOTH)
-def test_same_report_and_balloons_as_on_sos_40(name, tmp_path, latest_install):
-    root = sosroots.build(name, str(tmp_path / "roots"))
-    runs = {}
-    for label, sos in (("4.0", None), ("latest", latest_install)):
-        rc, report, output = base.run_report(root.path, str(tmp_path / label), sos=sos)
-        base.assert_clean_run(rc, report, output)
-        proc = base.analyze(report)
-        assert proc.returncode == 0, proc.stderr
-        runs[label] = (report, json.loads(proc.stdout))
-    (old_report, old), (new_report, new) = runs["4.0"], runs["latest"]
+def test_same_report_and_balloons_as_on_sos_40(name, tmp_path, latest_install, report_extra,
+                                               sos40_runs):
+    root, old_report, old = sos40_runs(name)  # the same root for both
+    new_report, new = _report_and_analysis(root, str(tmp_path / "latest"), latest_install)
     with open(os.path.join(new_report, "version.txt")) as fobj:
         assert fobj.read() == f"sos report: {latest_install.version}"  # no newline, no plugin lines
     old_files, new_files = base.report_files(old_report), base.report_files(new_report)
     assert old_files - new_files == set()
-    assert new_files - old_files == LATEST_EXTRA.get(name, set())
+    assert new_files - old_files == LATEST_EXTRA.get(name, set()) | report_extra
     assert new["balloons"] == old["balloons"]
     assert len(new["balloons"]) == len(base.ANALYZER_BALLOONS.get(name, new["balloons"]))
     # the whole analysis but where the report is and when it was made (date --utc)

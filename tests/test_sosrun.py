@@ -54,8 +54,11 @@ def test_find_sos_without_sos(monkeypatch, tmp_path):
 
 def test_plugin_dir_is_the_checkout_sos_plugins():
     assert sosrun.plugin_dir() == os.path.join(REPO, "sos_plugins")
+    # sos imports every module of the directories it searches: ours holds one plugin
+    # (and README.md, which sos's ImporterHelper skips: not a .py file)
     assert sorted(os.listdir(sosrun.plugin_dir())) in (
-        ["__init__.py", "balloon.py"], ["__init__.py", "__pycache__", "balloon.py"])
+        ["README.md", "__init__.py", "balloon.py"],
+        ["README.md", "__init__.py", "__pycache__", "balloon.py"])
 
 
 def test_runner_is_python36_syntax():
@@ -88,6 +91,48 @@ def test_run_sos_passes_the_exit_code(tmp_path):
                             prefix=[] if os.geteuid() == 0 else ["unshare", "-r"])
     assert rc == 1
     assert "no_such_plugin_xyz" in out.read_text()
+
+
+@needs_sos
+def test_run_sos_takes_a_copy_of_the_plugin(tmp_path):
+    """``plugins=`` replaces the checkout's directory (what nobody's run uses)."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    with open(os.path.join(sosrun.plugin_dir(), sosrun.PLUGIN_FILE)) as fobj:
+        text = fobj.read()
+    old = "short_desc = 'Memory balloon drivers of virtual machine guests'"
+    assert old in text
+    (plugins / sosrun.PLUGIN_FILE).write_text(text.replace(old, "short_desc = 'The copy'"))
+    cmd = sosrun.sos_command(["report"], plugins=str(plugins))
+    assert cmd[3] == str(plugins)
+    out = tmp_path / "out.txt"
+    with open(out, "w") as fobj:
+        rc = sosrun.run_sos(["report", "--list-plugins", "--batch"], output=fobj,
+                            prefix=[] if os.geteuid() == 0 else ["unshare", "-r"],
+                            plugins=str(plugins))
+    text = out.read_text()
+    assert rc == 0, text
+    (line,) = [l for l in text.splitlines() if l.split()[:1] == ["balloon"]]
+    assert "The copy" in line
+
+
+def test_collect_instruction_in_the_warnings(tmp_path):
+    """A report without kernel log nor balloon plugin: both warnings give the one instruction."""
+    import json
+    import sys
+    (tmp_path / "version.txt").write_text("sos report: 4.0\n")
+    (tmp_path / "sos_commands").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "balloon_oom", "analyze", str(tmp_path),
+                           "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    warnings = json.loads(proc.stdout)["warnings"]
+    with_it = [w for w in warnings if sosrun.COLLECT_INSTRUCTION in w]
+    assert len(with_it) == 2, warnings
+    assert with_it[0].startswith("no kernel log found")
+    assert with_it[1].startswith("this report was made without the balloon sos plugin")
+    assert sosrun.COLLECT_INSTRUCTION == ("`balloon-oom sos report -o balloon`, or `sos report "
+                                          "-o balloon` after `balloon-oom install-sos-plugin`")
 
 
 def test_main_sos_help(capsys):

@@ -72,6 +72,8 @@ LOG_FILES: Tuple[str, ...] = (
     "sos_commands/kernel/dmesg",
     "sos_commands/kernel/dmesg_-T",
     "sos_commands/balloon/dmesg*",
+    # the balloon plugin's journal: journalctl -k -b 0 / -b -1 / all boots
+    "sos_commands/balloon/journalctl_-k*",
     "sos_commands/logs/journalctl_--no-pager*",
     "var/log/dmesg",
     "var/log/dmesg.[0-9]",
@@ -83,6 +85,7 @@ LOG_FILES: Tuple[str, ...] = (
     "var/log/kern.log",
     "var/log/kern.log.[0-9]",
     "var/crash/*/vmcore-dmesg.txt",
+    "var/crash/*/dmesg.[0-9]*",  # Debian's kdump-tools: dmesg.YYYYMMDDHHMM
 )
 
 #: Largest small file read (bytes); beyond it the file is cut and a warning given.
@@ -94,6 +97,7 @@ LOG_PREFERENCE: Tuple[str, ...] = (
     "sos_commands/kernel/dmesg",
     "sos_commands/balloon/dmesg",
     "var/log/dmesg",
+    "sos_commands/balloon/journalctl",
     "sos_commands/logs/journalctl",
     "var/log/kern.log",
     "var/log/messages",

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..model import (Accounting, Analysis, Confidence, Driver, EventVerdict, OomEvent,
                      Verdict)
+from ..sosrun import COLLECT_INSTRUCTION
 from .criterion import but_for, materiality
 from .size import SizeEstimate, estimate, mib, page_size, show
 from .thresholds import Thresholds
@@ -311,7 +312,7 @@ def judge_event(ev: OomEvent, analysis: Analysis, thresholds: Thresholds,
                 "MemTotal of the same boot, no Mem-Info")
         if not analysis.balloons:
             text += ("; no balloon driver files were found either. Collect with the balloon sos "
-                     "plugin (`balloon-oom sos report -o balloon`) with debugfs mounted "
+                     f"plugin ({COLLECT_INSTRUCTION}) with debugfs mounted "
                      "(`mount -t debugfs none /sys/kernel/debug`)")
         missing.append(text)
         if est.collected is not None:
