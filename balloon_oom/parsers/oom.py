@@ -566,6 +566,10 @@ def _missing(ev: OomEvent, head: bool, mem_info: bool) -> List[str]:
     return out
 
 
+#: Functions only a memcg OOM runs through.
+_MEMCG_FRAMES = ("mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize")
+
+
 class OomReportBuilder:
     """Collects the lines of one OOM report into an :class:`OomEvent`.
 
@@ -787,6 +791,12 @@ class OomReportBuilder:
             ev.notes.append(f"victim from the 'Kill process {pid} ({comm}) score {score} or "
                             "sacrifice child' line: its 'Killed process' line (RSS, or a "
                             "child killed instead) is not in this log")
+        if ev.constraint is None:
+            frame = next((f for f in ev.call_trace if f in _MEMCG_FRAMES), None)
+            if frame is not None:
+                # Before the oom-kill: summary (v5.0) a memcg OOM whose report
+                # came from check_panic_on_oom() printed show_mem() too.
+                self._set_memcg(f"call trace through {frame} (the memcg OOM path)")
         if ev.constraint is None and self._global_seen:
             # Up to 4.19 there is no oom-kill: summary; show_mem() (Mem-Info)
             # is printed only when the OOM is not a memcg one.
