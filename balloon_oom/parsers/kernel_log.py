@@ -223,8 +223,12 @@ class KernelLogScanner:
             if not ll.prefixed and ll.kernel:
                 joined = join_continuation(pll.text, ll.text)
                 if joined is not None:
-                    self._message(dataclasses.replace(pll, text=joined), pline,
-                                  praw.rstrip() + " " + ll.text.strip())
+                    jll = dataclasses.replace(pll, text=joined)
+                    jraw = praw.rstrip() + " " + ll.text.strip()
+                    if could_continue(joined):  # a line wrapped more than once
+                        self._pending = (jll, jraw, pline)
+                    else:
+                        self._message(jll, pline, jraw)
                     return
             self._message(pll, pline, praw)
         if not ll.kernel:
@@ -445,7 +449,7 @@ class KernelLogScanner:
 ALWAYS_NEEDLES = (b"oom", b"Killed process", b"alloon", b"Linux version", b"virtio_mem",
                   # headless OOM kills and panics, report facts, journal export records
                   b"ut of memory", b"Kill process", b"ainted", b"Hardware name", b"DMI: ",
-                  b"__CURSOR=")
+                  b"__CURSOR=", b"Tasks in")
 _ALWAYS_TEXT = tuple(n.decode() for n in ALWAYS_NEEDLES)
 #: Boot facts (``Memory:``, ``Freeing … memory``, ``Hypervisor detected``) only
 #: come right after a boot banner: looked for in the first :data:`BOOT_WINDOW`

@@ -20,7 +20,16 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from balloon_oom.parsers.oom import _INVOKED, _KILLED, _SELECTED
+from balloon_oom.parsers.oom import (
+    _INVOKED,
+    _KILLED,
+    _MEMCG_USAGE,
+    _OOM_GROUP,
+    _SELECTED,
+    _TASK_HEADER,
+    _TASK_IN,
+    parse_trigger,
+)
 
 __all__ = ["could_continue", "join_continuation", "qp_decode"]
 
@@ -32,19 +41,32 @@ _CPU_LINE = re.compile(r"^(?:CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: |Pid: \d+, co
 _RELEASE_TAIL = re.compile(r"^(?:(?:Kdump: loaded |Not tainted|Tainted:)[^#]*)?\S+ #\d+")
 _HAS_RELEASE = re.compile(r"\S+ #\d+")
 # Per-node and per-zone lines: "Node 0 DMA32 free:…kB min:…kB … present:…kB managed:…kB".
-_KV_HEAD = re.compile(r"^(?:Node \d+ )?[A-Za-z]\w*(?: free:| active_anon:)")
-_KV_LINE = re.compile(
-    r"^(?:Node \d+ )?(?:[A-Za-z]\w* )?(?:\s*(?:[A-Za-z_()]+:\s?-?\d+(?:[kK]B)?|all_unreclaimable\? (?:yes|no)))+\s*$"
-)
-_FRAME_ADDR_ONLY = re.compile(r"^\s*(?:\[<?[0-9a-fA-F]+>?\]\s*)+\??\s*$")
+_KV_HEAD = re.compile(r"^(?:Node \d+ (?:[A-Za-z]\w* free:|active_anon:)|[A-Za-z]\w* free:)")
+# Task table: a row cut before its name, the header cut before "name".
+_ROW_REST = re.compile(r"^(?:-?\d+\s+)*\S+$")
+_HEADER_START = re.compile(r"^\[\s*pid\s*\]")
+_ROW_NUMBERS = re.compile(r"^\[\s*\d+\](?:\s+-?\d+)+$")
+_KV = re.compile(r"^[A-Za-z_()]+:-?\d+(?:[kK]B)?$")
+_KV_FRAGMENT = re.compile(r"^[\w()?:]+$")
+_FRAME_ADDR_ONLY = re.compile(r"^\s*(?:(?:\[<?[0-9a-fA-F]+>?\]\s*)+\??|\?)\s*$")
 _FRAME_REST = re.compile(r"^(?:\?\s+)?[A-Za-z_$][\w$.]*\+0x[0-9a-fA-F]+/0x[0-9a-fA-F]+")
 _CONSTRAINT_REST = re.compile(r"^[\w/.,=:()@\-]+$")
+# (regex, how, starter): a message that starts like one of these lines but is
+# not matched at all is cut: it takes the next continuation whatever it is
+# (a line wrapped more than once has parts that match nothing alone).
 _MATCHED = (
-    (_KILLED, "match"),
-    (_SELECTED, "match"),
-    (_INVOKED, "search"),
-    (_PANIC, "match"),
+    (_KILLED, "match", lambda s: "Killed process" in s or s.endswith(": Killed")),
+    (_SELECTED, "match", lambda s: "Kill process" in s or s.endswith(": Kill")),
+    (_INVOKED, "search", lambda s: "invoked oom" in s or s.endswith(" invoked")),
+    (_PANIC, "match", lambda s: s.startswith(("Kernel panic - not syncing: Out of memory",
+                                                "Kernel panic - not syncing: System is"))),
+    (_TASK_IN, "match", lambda s: s == "Task in" or s.startswith("Task in ")),
+    (_MEMCG_USAGE, "match", lambda s: s.startswith("memory: usage")),
+    (_TASK_HEADER, "match", lambda s: _HEADER_START.match(s) is not None),
+    (_OOM_GROUP, "match", lambda s: s == "Tasks in" or s.startswith("Tasks in ")),
 )
+#: A joined message longer than this is not a kernel message (printk's limit).
+_MAX_JOINED = 2048
 
 
 def _end(rx, how: str, text: str) -> int:
@@ -58,11 +80,13 @@ def could_continue(text: str) -> bool:
     if not s:
         return True
     if "Killed process" in s or "Kill process" in s or "invoked oom" in s or \
-            s.startswith(("Kernel panic", "oom-kill:")):
+            s.endswith((": Kill", ": Killed", " invoked")) or \
+            s.startswith(("Kernel panic", "oom-kill:", "Tasks in", "Task in", "memory: usage")):
         return True
-    if _CPU_LINE.match(s) and not _HAS_RELEASE.search(s):
+    if s.startswith(("CPU: ", "Pid: ")) and not _HAS_RELEASE.search(s):
         return True
-    return bool(_KV_HEAD.match(s) or _FRAME_ADDR_ONLY.match(s))
+    return bool(_KV_HEAD.match(s) or _FRAME_ADDR_ONLY.match(s) or _ROW_NUMBERS.match(s)
+                or _HEADER_START.match(s) is not None)
 
 
 def join_continuation(first: str, cont: str) -> Optional[str]:
@@ -79,7 +103,9 @@ def join_continuation(first: str, cont: str) -> Optional[str]:
     if not head.strip():
         return first + tail
     s = head.strip()
-    for rx, how in _MATCHED:
+    if len(s) + len(tail) > _MAX_JOINED:
+        return None
+    for rx, how, starter in _MATCHED:
         alone = _end(rx, how, s)
         if alone == len(s):
             continue
@@ -87,15 +113,41 @@ def join_continuation(first: str, cont: str) -> Optional[str]:
             joined = s + sep + tail
             if _end(rx, how, joined) > len(s) + len(sep):
                 return head + sep + tail
+        if alone < 0 and starter(s):
+            return head + " " + tail
     if s.startswith("oom-kill:") and _CONSTRAINT_REST.match(tail) and "=" in tail:
         return head + tail
-    if _CPU_LINE.match(s) and not _HAS_RELEASE.search(s) and _RELEASE_TAIL.match(tail):
+    if s.startswith(("CPU: ", "Pid: ")) and not _HAS_RELEASE.search(s):
+        joined = s + " " + tail
+        if (parse_trigger(s) is None and parse_trigger(joined) is not None) or (
+                _CPU_LINE.match(s) and _RELEASE_TAIL.match(tail)):
+            return head + " " + tail
+    if _KV_HEAD.match(s) and _kv_continuation(s, tail):
         return head + " " + tail
-    if _KV_HEAD.match(s) and _KV_LINE.match(s + " " + tail):
+    if _ROW_NUMBERS.match(s) and _ROW_REST.match(tail):
         return head + " " + tail
     if _FRAME_ADDR_ONLY.match(s) and _FRAME_REST.match(tail):
         return head + " " + tail
     return None
+
+
+def _kv_continuation(first: str, tail: str) -> bool:
+    """``tail`` is more ``key:NkB`` pairs of the per-node/zone line ``first``
+    (its last token may be a fragment: a poster cut the line)."""
+    tokens = tail.split()
+    if first.endswith(":") and tokens and re.match(r"^\d+[kK]?B?$", tokens[0]):
+        tokens = tokens[1:]  # "shmem_thp:" / "0kB …": the wrap took the space after the colon
+    for i, tok in enumerate(tokens):
+        if _KV.match(tok) or tok in ("all_unreclaimable?", "yes", "no"):
+            continue
+        if i == len(tokens) - 1 and _KV_FRAGMENT.match(tok):
+            continue
+        if tok.endswith(":") and i + 1 < len(tokens) and re.match(r"^\d+[kK]?B?$", tokens[i + 1]):
+            continue  # "shmem_thp: 0kB"
+        if re.match(r"^\d+[kK]?B?$", tok) and i and tokens[i - 1].endswith(":"):
+            continue
+        return False
+    return bool(tokens)
 
 
 _QP_ESCAPE = re.compile(r"=([0-9A-F]{2})")
