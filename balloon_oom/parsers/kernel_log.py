@@ -249,7 +249,7 @@ class KernelLogScanner:
         Only such a line may wait for its continuation (the next line is then
         fed by both scans, see :attr:`in_report`), so both scans join alike.
         """
-        return self._report is not None or any(n in raw for n in _ALWAYS_TEXT)
+        return self.in_report or any(n in raw for n in _ALWAYS_TEXT)
 
     def _flush_pending(self) -> None:
         if self._pending is not None:

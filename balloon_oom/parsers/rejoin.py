@@ -28,6 +28,7 @@ from balloon_oom.parsers.oom import (
     _SELECTED,
     _TASK_HEADER,
     _TASK_IN,
+    parse_release,
     parse_trigger,
 )
 
@@ -38,7 +39,7 @@ _PANIC = re.compile(
     r"panic_on_oom is enabled| and no killable processes\.\.\.)|System is deadlocked on memory)"
 )
 _CPU_LINE = re.compile(r"^(?:CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: |Pid: \d+, comm: )")
-_RELEASE_TAIL = re.compile(r"^(?:(?:Kdump: loaded |Not tainted|Tainted:)[^#]*)?\S+ #\d+")
+_LINUX_VERSION_CUT = re.compile(r"^Linux version \S+$")
 _HAS_RELEASE = re.compile(r"\S+ #\d+")
 # Per-node and per-zone lines: "Node 0 DMA32 free:…kB min:…kB … present:…kB managed:…kB".
 _KV_HEAD = re.compile(r"^(?:Node \d+ (?:[A-Za-z]\w* free:|active_anon:)|[A-Za-z]\w* free:)")
@@ -85,6 +86,8 @@ def could_continue(text: str) -> bool:
         return True
     if s.startswith(("CPU: ", "Pid: ")) and not _HAS_RELEASE.search(s):
         return True
+    if ("ainted" in s and not _HAS_RELEASE.search(s)) or _LINUX_VERSION_CUT.match(s):
+        return True
     return bool(_KV_HEAD.match(s) or _FRAME_ADDR_ONLY.match(s) or _ROW_NUMBERS.match(s)
                 or _HEADER_START.match(s) is not None)
 
@@ -120,8 +123,12 @@ def join_continuation(first: str, cont: str) -> Optional[str]:
     if s.startswith(("CPU: ", "Pid: ")) and not _HAS_RELEASE.search(s):
         joined = s + " " + tail
         if (parse_trigger(s) is None and parse_trigger(joined) is not None) or (
-                _CPU_LINE.match(s) and _RELEASE_TAIL.match(tail)):
+                _CPU_LINE.match(s) and parse_release(joined) is not None):
             return head + " " + tail
+    if "ainted" in s and parse_release(s) is None and parse_release(s + " " + tail):
+        return head + " " + tail
+    if _LINUX_VERSION_CUT.match(s) and tail.startswith("("):
+        return head + " " + tail
     if _KV_HEAD.match(s) and _kv_continuation(s, tail):
         return head + " " + tail
     if _ROW_NUMBERS.match(s) and _ROW_REST.match(tail):
