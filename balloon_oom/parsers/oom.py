@@ -725,7 +725,10 @@ class OomReportBuilder:
                 self._in_trace = False
             ev.notes.append(s)
             ev.evidence.append(self.evidence(lineno, raw))
-            return kind == "no_killable" and not s.startswith("Kernel panic")
+            if kind == "no_killable" and not s.startswith("Kernel panic"):
+                return True
+            ev.end_line = lineno  # the panic ends the report
+            return False
 
         m = _EXITING.match(s)
         if m:
