@@ -18,11 +18,13 @@ def test_hardware_name_of_a_report_is_the_basis():
 
 
 def test_dmi_strings_of_real_reports():
-    # Hardware name lines of the real logs in tests/data/oom and ../shared/real-logs/wild
-    assert hypervisor_from_dmi("Microsoft Corporation Virtual Machine/Virtual Machine, BIOS 090008  12/07/2018") == "Microsoft Hyper-V"
+    # DMI / Hardware name strings as real logs print them: the wild logs and
+    # tests/data/oom, and public syzbot and lkml reports (found with find_string).
+    assert hypervisor_from_dmi("Microsoft Corporation Virtual Machine/Virtual Machine, BIOS Hyper-V UEFI Release v4.0 01/30/2019") == "Microsoft Hyper-V"
     assert hypervisor_from_dmi("VMware, Inc. VMware Virtual Platform/440BX Desktop Reference Platform, BIOS 6.00 07/02/2015") == "VMware"
     assert hypervisor_from_dmi("OpenStack Foundation OpenStack Nova, BIOS 1.10.2-1ubuntu1 04/01/2014") == "KVM (OpenStack)"
     assert hypervisor_from_dmi("Google Google Compute Engine/Google Compute Engine, BIOS Google 01/01/2011") == "KVM (Google Compute Engine)"
-    assert hypervisor_from_dmi("Amazon EC2 m5.large/, BIOS 1.0 10/16/2017") == "KVM (Amazon EC2)"
+    assert hypervisor_from_dmi("Amazon EC2 t3a.nano/, BIOS 1.0 10/16/2017") == "KVM (Amazon EC2)"
+    assert hypervisor_from_dmi("Amazon EC2 i3.metal/Not Specified, BIOS 1.0 10/16/2017") is None
     assert hypervisor_from_dmi("Xen HVM domU, BIOS 4.2.amazon 08/24/2006") == "Xen HVM (Amazon EC2)"
     assert hypervisor_from_dmi("System Manufacturer System Product Name/KFSN4-DRE, BIOS 1013 11/18/2008") is None

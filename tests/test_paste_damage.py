@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from balloon_oom.model import to_jsonable
 from balloon_oom.parsers.kernel_log import scan_log, scan_stream
@@ -79,3 +81,34 @@ def test_poster_elision_and_annotation_between_head_and_tail():
     assert (ev.victim, ev.missing) == (None, ["kill"])
     # compulsory panic: any constraint; the memcg OOM path is in the trace.
     assert ev.constraint == "memcg" and "mem_cgroup_oom_synchronize" in ev.constraint_basis
+
+
+def _damaged_lines():
+    pool = []
+    for path in LOGS:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for name in ("wrap72", "qp", "quote+wrap76", "indent2"):
+            pool.extend(DAMAGES[name](text).encode("utf-8").splitlines())
+    return pool
+
+
+_POOL = _damaged_lines()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=400), st.integers(64, 5000))
+def test_random_runs_of_damaged_lines_stream_identical(starts, block):
+    """Contiguous runs of damaged real lines, in random order, cut into random
+    blocks: the prefilter keeps every line a join needs."""
+    from balloon_oom.parsers import kernel_log
+
+    lines = []
+    for s in starts[:20]:
+        lines.extend(_POOL[s:s + 40])
+    data = b"\n".join(lines) + b"\n"
+    kernel_log._BLOCK = block
+    try:
+        by_block = to_jsonable(scan_stream(io.BytesIO(data), "log"))
+    finally:
+        kernel_log._BLOCK = 1024 * 1024
+    assert by_block == to_jsonable(scan_log(iter_lines(io.BytesIO(data)), "log"))

@@ -46,8 +46,16 @@ _HARDWARE = re.compile(r"^(?:Hardware name|DMI): (?P<dmi>\S.*?)\s*$")
 
 
 def hypervisor_from_dmi(text: str) -> Optional[str]:
-    """The hypervisor ``text`` names, or None (bare metal, unknown)."""
+    """The hypervisor ``text`` names, or None (bare metal, unknown).
+
+    An EC2 ``*.metal`` instance is bare metal, whoever sells it.
+
+    >>> hypervisor_from_dmi("Amazon EC2 i3.metal/Not Specified, BIOS 1.0 10/16/2017") is None
+    True
+    """
     low = text.lower()
+    if re.search(r"amazon ec2 \S+\.metal", low):
+        return None
     for needle, name in DMI_HYPERVISORS:
         if needle.lower() in low:
             return name

@@ -191,6 +191,8 @@ class KernelLogScanner:
                     self._message(ll, start, ll.text)
             return
         raw = decode_line(line)
+        if self._qp is not None and split_prefix(raw).prefixed:
+            self._flush_pending()  # not the rest of the soft-broken line
         if self._qp is not None:
             first, first_line = self._qp
             self._qp = None
@@ -204,6 +206,7 @@ class KernelLogScanner:
         if raw.endswith("=") and not raw.endswith("==") and self._fed_anyway(raw):
             self._flush_pending()
             self._qp = (raw, lineno)
+            self.note_timestamp(raw)  # as the stream scan's _last_timestamp sees it
             return
         if raw[:1] == "{":
             records = json_record(raw)

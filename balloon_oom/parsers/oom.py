@@ -132,7 +132,7 @@ def parse_trigger(text: str) -> Optional[Tuple[int, str]]:
 # The release in "CPU: 0 PID: 1 Comm: systemd Tainted: G      D W   5.4.0-next #75",
 # "Pid: 5030, comm: httpd Not tainted 2.6.32-504.el6.x86_64 #1" and the hung-task
 # "      Tainted: G            E     5.15.0-next-20211111 #68".
-_RELEASE = re.compile(r"(?:Not tainted|Tainted:?[^#]*?)\s+(?P<rel>\d+\.\d+[^\s#]*) #\d")
+_RELEASE = re.compile(r"(?:[Nn]ot tainted|Tainted:?[^#]*?)\s+(?P<rel>\d+\.\d+[^\s#]*) #\d")
 
 
 def parse_release(text: str) -> Optional[str]:
