@@ -6,6 +6,7 @@ mail client, a forum editor or a quoted-printable encoder makes of it.
 """
 
 import quopri
+import re
 import textwrap
 
 
@@ -39,7 +40,18 @@ def qp(text: str) -> str:
     return quopri.encodestring(text.encode("utf-8")).decode("ascii")
 
 
+_PREFIX = re.compile(r"^(?:<\d>)?\[\s*\d+\.\d+\] ?|^\[[^\]]*\d\d:\d\d:\d\d[^\]]*\] ?"
+                     r"|^\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ kernel: ?", re.M)
+
+
+def no_prefix(text: str) -> str:
+    """The kernel lines without their stamps (``dmesg -t``, a trimmed paste):
+    every line is then unprefixed, so nothing may be joined that should not."""
+    return _PREFIX.sub("", text)
+
+
 DAMAGES = {
+    "no_prefix": no_prefix,
     "indent2": lambda t: indent(t, 2),
     "indent5": lambda t: indent(t, 5),
     "quote": quote,

@@ -52,9 +52,11 @@ _KV_FRAGMENT = re.compile(r"^[\w()?:]+$")
 _FRAME_ADDR_ONLY = re.compile(r"^\s*(?:(?:\[<?[0-9a-fA-F]+>?\]\s*)+\??|\?)\s*$")
 _FRAME_REST = re.compile(r"^(?:\?\s+)?[A-Za-z_$][\w$.]*\+0x[0-9a-fA-F]+/0x[0-9a-fA-F]+")
 _CONSTRAINT_REST = re.compile(r"^[\w/.,=:()@\-]+$")
-# (regex, how, starter): a message that starts like one of these lines but is
-# not matched at all is cut: it takes the next continuation whatever it is
-# (a line wrapped more than once has parts that match nothing alone).
+# (regex, how, starter): a message that starts like one of these lines (the
+# starter) takes a continuation the regex then reads further into; if the
+# regex does not match it at all, it is cut and takes the next continuation
+# whatever it is (a line wrapped more than once has parts that match nothing
+# alone).
 _MATCHED = (
     (_KILLED, "match", lambda s: "Killed process" in s or s.endswith(": Killed")),
     (_SELECTED, "match", lambda s: "Kill process" in s or s.endswith(": Kill")),
@@ -109,6 +111,8 @@ def join_continuation(first: str, cont: str) -> Optional[str]:
     if len(s) + len(tail) > _MAX_JOINED:
         return None
     for rx, how, starter in _MATCHED:
+        if not starter(s):
+            continue
         alone = _end(rx, how, s)
         if alone == len(s):
             continue
@@ -116,7 +120,7 @@ def join_continuation(first: str, cont: str) -> Optional[str]:
             joined = s + sep + tail
             if _end(rx, how, joined) > len(s) + len(sep):
                 return head + sep + tail
-        if alone < 0 and starter(s):
+        if alone < 0:
             return head + " " + tail
     if s.startswith("oom-kill:") and _CONSTRAINT_REST.match(tail) and "=" in tail:
         return head + tail
