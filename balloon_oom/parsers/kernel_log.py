@@ -198,7 +198,8 @@ class KernelLogScanner:
             self._qp = None
             raw = qp_decode(first[:-1] + raw)
             lineno = first_line
-        elif raw.startswith("__CURSOR=") and self._pending is None:
+        elif raw.startswith("__CURSOR="):
+            self._flush_pending()
             self._export = ExportRecord()
             self._export_line = lineno
             self._export.feed(line)

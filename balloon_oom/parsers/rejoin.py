@@ -77,21 +77,31 @@ def _end(rx, how: str, text: str) -> int:
     return m.end() if m else -1
 
 
+# could_continue() runs on every line of a report: one regex pass decides
+# most lines (a frame, a task row, a Mem-Info pair line match nothing here).
+_MAYBE_CUT = re.compile(
+    r"Killed process|Kill process|invoked oom|: Kill(?:ed)?$| invoked$|ainted"
+    r"|^(?:Kernel panic|oom-kill:|Tasks? in|memory: usage|Linux version \S+$"
+    r"|CPU: |Pid: |Node \d+ |[A-Za-z]\w* free:|\[\s*(?:pid\s*\]|\d+\](?:\s+-?\d+)+$|<)|\?\s*$)"
+)
+
+
 def could_continue(text: str) -> bool:
     """Cheap: might a continuation line complete ``text``?"""
     s = text.strip()
     if not s:
         return True
-    if "Killed process" in s or "Kill process" in s or "invoked oom" in s or \
-            s.endswith((": Kill", ": Killed", " invoked")) or \
-            s.startswith(("Kernel panic", "oom-kill:", "Tasks in", "Task in", "memory: usage")):
+    m = _MAYBE_CUT.search(s)
+    if m is None:
+        return False
+    if s.startswith(("CPU: ", "Pid: ")) or "ainted" in s:
+        if not _HAS_RELEASE.search(s):
+            return True
+    if "Kill" in s or "invoked" in s or s.startswith(
+            ("Kernel panic", "oom-kill:", "Tasks in", "Task in", "memory: usage")):
         return True
-    if s.startswith(("CPU: ", "Pid: ")) and not _HAS_RELEASE.search(s):
-        return True
-    if ("ainted" in s and not _HAS_RELEASE.search(s)) or _LINUX_VERSION_CUT.match(s):
-        return True
-    return bool(_KV_HEAD.match(s) or _FRAME_ADDR_ONLY.match(s) or _ROW_NUMBERS.match(s)
-                or _HEADER_START.match(s) is not None)
+    return bool(_LINUX_VERSION_CUT.match(s) or _KV_HEAD.match(s) or _FRAME_ADDR_ONLY.match(s)
+                or _ROW_NUMBERS.match(s) or _HEADER_START.match(s))
 
 
 def join_continuation(first: str, cont: str) -> Optional[str]:
