@@ -2,7 +2,12 @@
 
 Any of the log shapes :mod:`balloon_oom.parsers.logline` knows (dmesg,
 ``dmesg -T``, syslog, journal, vmcore-dmesg, a serial console) is read line
-by line, in constant memory per event whatever the log's size.
+by line, in constant memory per event whatever the log's size; so are
+``journalctl -o json`` / ``-o export`` (:mod:`balloon_oom.parsers.journal`)
+and text a paste damaged: rsyslog ``#012`` joins are split, indentation and
+``> `` quoting dropped, quoted-printable soft breaks and hard wraps rejoined
+(:mod:`balloon_oom.parsers.rejoin`).  :func:`looks_like_kernel_log` tells a
+kernel log from other text.
 
 >>> scan = scan_log([
 ...     "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP",
@@ -214,7 +219,7 @@ class KernelLogScanner:
             if records is not None:
                 self._flush_pending()
                 for ll in records:
-                    self._message(ll, lineno, raw)
+                    self._message(ll, lineno, ll.text)  # evidence: MESSAGE, not the JSON
                 return
         if "=3D" in raw:
             raw = qp_decode(raw)
