@@ -70,16 +70,25 @@ def _log_basis(evidence: Optional[Evidence]) -> str:
         return "kernel log: Hardware name (DMI) of a kernel report"
     if "DMI: " in text:
         return "kernel log: boot DMI line"
+    for driver in ("hv_balloon", "vmw_balloon", "xen:balloon"):
+        if driver in text:
+            return (f"kernel log: balloon driver {driver} messages (its protocol is this "
+                    "hypervisor's; another host may emulate it, e.g. QEMU's hv-balloon)")
     return "kernel log: Hypervisor detected"
 
 
 def hypervisor_info(files: ReportFiles,
                     from_log: Optional[Tuple[str, Evidence]],
                     balloons: Iterable[Balloon]) -> HypervisorInfo:
-    """The kernel log's ``Hypervisor detected:`` first (else its ``Hardware
-    name:``/``DMI:`` line), then DMI files, then the balloon driver."""
+    """The kernel log's ``Hypervisor detected:`` (else its ``Hardware
+    name:``/``DMI:`` line), then DMI files, then the balloon driver (the
+    report's own, then the one the log's messages name)."""
+    by_driver = None
     if from_log:
-        return HypervisorInfo(from_log[0], _log_basis(from_log[1]), from_log[1])
+        basis = _log_basis(from_log[1])
+        if not basis.startswith("kernel log: balloon driver"):
+            return HypervisorInfo(from_log[0], basis, from_log[1])
+        by_driver = HypervisorInfo(from_log[0], basis, from_log[1])
     for name in ("sys/class/dmi/id/sys_vendor", "sys/class/dmi/id/product_name"):
         f = files.get(name)
         if f and f.text.strip():
@@ -97,7 +106,7 @@ def hypervisor_info(files: ReportFiles,
     for b in balloons:
         return HypervisorInfo(_DRIVER_HYPERVISOR[b.driver], f"balloon driver {b.driver.value}",
                               b.evidence[0] if b.evidence else None)
-    return HypervisorInfo()
+    return by_driver or HypervisorInfo()
 
 
 def uptime_seconds(files: ReportFiles) -> Tuple[Optional[float], Optional[Evidence]]:

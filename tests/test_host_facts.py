@@ -28,3 +28,14 @@ def test_dmi_strings_of_real_reports():
     assert hypervisor_from_dmi("Amazon EC2 i3.metal/Not Specified, BIOS 1.0 10/16/2017") is None
     assert hypervisor_from_dmi("Xen HVM domU, BIOS 4.2.amazon 08/24/2006") == "Xen HVM (Amazon EC2)"
     assert hypervisor_from_dmi("System Manufacturer System Product Name/KFSN4-DRE, BIOS 1013 11/18/2008") is None
+
+
+def test_dmi_files_beat_a_hypervisor_named_only_by_balloon_messages():
+    scan = scan_log(["[   66.917948] hv_balloon: Max. dynamic memory size: 2222 MB"], "dmesg")
+    assert scan.hypervisor[0] == "Microsoft Hyper-V"
+    files = ReportFiles()
+    files.add("sys/class/dmi/id/sys_vendor", "QEMU\n")
+    hv = hypervisor_info(files, scan.hypervisor, [])
+    assert (hv.name, hv.basis) == ("KVM/QEMU", "DMI")
+    hv = hypervisor_info(ReportFiles(), scan.hypervisor, [])
+    assert hv.name == "Microsoft Hyper-V" and "QEMU's hv-balloon" in hv.basis

@@ -112,3 +112,31 @@ def test_quoted_printable_soft_breaks_joined():
 def test_hung_task_release_and_no_oom():
     scan = _scan("ml-virt-mcgrof-5.15-next-hung-task-update_balloon_size_func")
     assert scan.events == [] and scan.kernel_release[1].line == 2
+
+
+HYPERVISORS = {
+    "blog-martins3-hyperv-floor-reached-vm_enough_memory-no-oom": "Microsoft Hyper-V",
+    "fs-aws-ec2-xen-hvm-rhel8.3-messages-4oom": "Xen HVM",
+    "fs-vmware-rhel6-vmcore-dmesg-panic_on_oom": "VMware",
+    "gh-openstack-nova-5.4-forkbomb-kmem-global-oom": "KVM (OpenStack)",
+    "ml-hyperv-olaf-hv_balloon-floor-qp-softwrapped": "Microsoft Hyper-V",
+    "ml-virt-hildenbrand-5.4-next-virtio-balloon-migration-oom": "KVM/QEMU",
+    "ml-virt-mcgrof-5.15-next-hung-task-update_balloon_size_func": None,  # virtio names no hypervisor
+    "sos-hyperv-coreos-master1-dmesg-no-oom": "Microsoft Hyper-V",
+}
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
+def test_hypervisor_from_the_log(path):
+    scan = scan_log(path.open("rb"), "messages")
+    assert (scan.hypervisor[0] if scan.hypervisor else None) == HYPERVISORS[path.stem]
+
+
+def test_hypervisor_basis_from_hv_balloon_messages():
+    from balloon_oom.host_facts import hypervisor_info
+    from balloon_oom.readers.files import ReportFiles
+
+    scan = _scan("ml-hyperv-olaf-hv_balloon-floor-qp-softwrapped")
+    hv = hypervisor_info(ReportFiles(), scan.hypervisor, [])
+    assert hv.name == "Microsoft Hyper-V" and hv.basis.startswith("kernel log: balloon driver hv_balloon")
+    assert hv.evidence.line == 1

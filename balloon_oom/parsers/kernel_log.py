@@ -108,6 +108,9 @@ _SIGNATURES = [
     ("virtio_mem.requested_size", re.compile(r"virtio_mem virtio\d+: requested size: 0x[0-9a-f]+")),
 ]
 _SIGNATURE_HINTS = ("alloon", "virtio_mem")
+#: Signature kinds (before the dot) of drivers that run on one hypervisor only.
+_DRIVER_HYPERVISOR = {"hv_balloon": "Microsoft Hyper-V", "vmw_balloon": "VMware",
+                      "xen_balloon": "Xen"}
 
 
 def parse_boot_memory(text: str) -> Optional[Tuple[int, int, Optional[int]]]:
@@ -449,6 +452,14 @@ class KernelLogScanner:
             scan.kernel_release = self._release
         if scan.hypervisor is None and self._hardware is not None:
             scan.hypervisor = self._hardware
+        if scan.hypervisor is None:
+            # A driver that only binds on one hypervisor's device (VMBus, the
+            # VMware backdoor, xenbus) names it; virtio names none.
+            for sig in scan.signatures:
+                name = _DRIVER_HYPERVISOR.get(sig.kind.split(".")[0])
+                if name is not None:
+                    scan.hypervisor = (name, sig.evidence)
+                    break
         return scan
 
 
