@@ -11,21 +11,11 @@ import re
 from typing import Iterable, Optional, Tuple
 
 from .model import Balloon, Driver, Evidence, HypervisorInfo, KernelInfo
+from .parsers.dmi import DMI_HYPERVISORS, hypervisor_from_dmi
 from .readers.files import ReportFiles
 
 #: DMI ``sys_vendor`` / ``product_name`` / dmidecode text → hypervisor.
-_DMI_HYPERVISORS: Tuple[Tuple[str, str], ...] = (
-    ("Microsoft Corporation", "Microsoft Hyper-V"),
-    ("VMware", "VMware"),
-    ("QEMU", "KVM/QEMU"),
-    ("Xen", "Xen"),
-    ("Amazon EC2", "KVM (Amazon EC2)"),
-    ("Google", "KVM (Google Compute Engine)"),
-    ("OpenStack", "KVM (OpenStack)"),
-    ("innotek GmbH", "VirtualBox"),
-    ("Parallels", "Parallels"),
-    ("Red Hat", "KVM (Red Hat)"),
-)
+_DMI_HYPERVISORS: Tuple[Tuple[str, str], ...] = DMI_HYPERVISORS
 
 #: What a balloon driver implies, when nothing better is known.
 _DRIVER_HYPERVISOR = {
@@ -70,18 +60,35 @@ def kernel_info(files: ReportFiles,
 
 
 def _dmi_match(text: str) -> Optional[str]:
-    for needle, name in _DMI_HYPERVISORS:
-        if needle.lower() in text.lower():
-            return name
-    return None
+    return hypervisor_from_dmi(text)
+
+
+def _log_basis(evidence: Optional[Evidence]) -> str:
+    """How the kernel log named the hypervisor (see LogScan.hypervisor)."""
+    text = (evidence.text or "") if evidence is not None else ""
+    if "Hardware name: " in text:
+        return "kernel log: Hardware name (DMI) of a kernel report"
+    if "DMI: " in text:
+        return "kernel log: boot DMI line"
+    for driver in ("hv_balloon", "vmw_balloon", "xen:balloon"):
+        if driver in text:
+            return (f"kernel log: balloon driver {driver} messages (its protocol is this "
+                    "hypervisor's; another host may emulate it, e.g. QEMU's hv-balloon)")
+    return "kernel log: Hypervisor detected"
 
 
 def hypervisor_info(files: ReportFiles,
                     from_log: Optional[Tuple[str, Evidence]],
                     balloons: Iterable[Balloon]) -> HypervisorInfo:
-    """dmesg ``Hypervisor detected:`` first, then DMI, then the balloon driver."""
+    """The kernel log's ``Hypervisor detected:`` (else its ``Hardware
+    name:``/``DMI:`` line), then DMI files, then the balloon driver (the
+    report's own, then the one the log's messages name)."""
+    by_driver = None
     if from_log:
-        return HypervisorInfo(from_log[0], "kernel log: Hypervisor detected", from_log[1])
+        basis = _log_basis(from_log[1])
+        if not basis.startswith("kernel log: balloon driver"):
+            return HypervisorInfo(from_log[0], basis, from_log[1])
+        by_driver = HypervisorInfo(from_log[0], basis, from_log[1])
     for name in ("sys/class/dmi/id/sys_vendor", "sys/class/dmi/id/product_name"):
         f = files.get(name)
         if f and f.text.strip():
@@ -99,7 +106,7 @@ def hypervisor_info(files: ReportFiles,
     for b in balloons:
         return HypervisorInfo(_DRIVER_HYPERVISOR[b.driver], f"balloon driver {b.driver.value}",
                               b.evidence[0] if b.evidence else None)
-    return HypervisorInfo()
+    return by_driver or HypervisorInfo()
 
 
 def uptime_seconds(files: ReportFiles) -> Tuple[Optional[float], Optional[Evidence]]:

@@ -353,6 +353,14 @@ class OomEvent:
     #: ``Out of memory and no killable processes``, panic lines, ...
     notes: List[str] = field(default_factory=list)
     evidence: List[Evidence] = field(default_factory=list)
+    #: What a full report has and this one lacks (the log was cut, grep'd or
+    #: the kernel printed no more): ``head`` (no ``invoked oom-killer`` line),
+    #: ``mem_info``, ``totals`` (``pages RAM``/``pages reserved``), ``tasks``,
+    #: ``kill`` (no victim: panic_on_oom, a cut log), ``kill_rss`` (victim from
+    #: the ``Kill process … or sacrifice child`` line only).
+    missing: List[str] = field(default_factory=list)
+    #: journal ``_BOOT_ID`` of the report (journal JSON/export input only).
+    boot_id: Optional[str] = None
 
     @property
     def node_balloon_kb(self) -> Optional[int]:

@@ -17,6 +17,10 @@ KVM = (_shared.CAPTURES / "kvm-6.1")
 DATA = Path(__file__).parent / "data" / "oom"
 REAL_LOGS = sorted(KVM.glob("dmesg-*.txt")) + sorted(KVM.glob("serial-console-*.log")) + \
     sorted(p for p in DATA.glob("*") if p.name != "PROVENANCE.md")
+# The published logs (syslog with '#012' joins, quoted-printable, indented
+# mail copies, vmcore-dmesg '<N>', dmesg -T): their lines go into the mixes too.
+WILD = sorted((_shared.SHARED / "real-logs" / "wild").glob("*.log"))
+REAL_LOGS = REAL_LOGS + WILD
 
 
 def _facts(scan):

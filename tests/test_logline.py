@@ -88,3 +88,19 @@ def test_nul_run_longer_than_the_cut_does_not_hide_the_message():
     from balloon_oom.parsers.logline import MAX_LINE_BYTES, decode_line
     line = b"\x00" * (MAX_LINE_BYTES + 100) + b"[    8.352026] hog invoked oom-killer: order=0"
     assert decode_line(line) == "[    8.352026] hog invoked oom-killer: order=0"
+
+
+def test_paste_indentation_and_quoting_before_a_prefix():
+    from balloon_oom.parsers.logline import strip_paste
+
+    for raw in ("  [  238.338585] systemd invoked oom-killer: x", "     [  238.338585] systemd invoked oom-killer: x",
+                "> [  238.338585] systemd invoked oom-killer: x", ">> [  238.338585] systemd invoked oom-killer: x",
+                "> > [  238.338585] systemd invoked oom-killer: x"):
+        ll = split_prefix(raw)
+        assert (ll.text, ll.monotonic, ll.prefixed) == ("systemd invoked oom-killer: x", 238.338585, True)
+    ll = split_prefix("  Mar  2 08:32:45 ip-172-31-34-102 kernel: Mem-Info:")
+    assert (ll.text, ll.kernel) == ("Mem-Info:", True)
+    # an unprefixed continuation keeps its own leading space, quoted or not
+    assert strip_paste(">  active_file:12 inactive_file:7") == " active_file:12 inactive_file:7"
+    assert split_prefix(" active_file:12").prefixed is False
+    assert split_prefix("<4>Pid: 5030, comm: httpd Not tainted 2.6.32-504.el6.x86_64 #1").prefixed is True

@@ -2,7 +2,12 @@
 
 Any of the log shapes :mod:`balloon_oom.parsers.logline` knows (dmesg,
 ``dmesg -T``, syslog, journal, vmcore-dmesg, a serial console) is read line
-by line, in constant memory per event whatever the log's size.
+by line, in constant memory per event whatever the log's size; so are
+``journalctl -o json`` / ``-o export`` (:mod:`balloon_oom.parsers.journal`)
+and text a paste damaged: rsyslog ``#012`` joins are split, indentation and
+``> `` quoting dropped, quoted-printable soft breaks and hard wraps rejoined
+(:mod:`balloon_oom.parsers.rejoin`).  :func:`looks_like_kernel_log` tells a
+kernel log from other text.
 
 >>> scan = scan_log([
 ...     "[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP",
@@ -16,6 +21,7 @@ by line, in constant memory per event whatever the log's size.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections import OrderedDict
@@ -23,20 +29,28 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterable, List, Optional, Tuple, Union
 
 from balloon_oom.model import BootMemory, Evidence, OomEvent, OomVictim, Signature
-from balloon_oom.parsers.logline import decode_line, split_prefix
+from balloon_oom.parsers.dmi import hardware_name, hypervisor_from_dmi
+from balloon_oom.parsers.journal import ExportRecord, json_record
+from balloon_oom.parsers.logline import LogLine, decode_line, split_prefix, strip_paste
 from balloon_oom.parsers.oom import (
     OomReportBuilder,
     is_invoked,
+    parse_constraint,
     parse_invoked,
     parse_kill,
+    parse_panic,
     parse_reaper,
+    parse_release,
+    parse_selected,
 )
+from balloon_oom.parsers.rejoin import could_continue, join_continuation, qp_decode
 
 __all__ = [
     "MAX_SIGNATURES_PER_KIND",
     "KernelLogScanner",
     "LogScan",
     "event_key",
+    "looks_like_kernel_log",
     "parse_boot_memory",
     "scan_log",
     "scan_stream",
@@ -48,6 +62,9 @@ MAX_SIGNATURES_PER_KIND = 100
 _RECENT_VICTIMS = 64
 #: Characters of a line kept as evidence text.
 _EVIDENCE_CHARS = 1024
+#: Lines a report without its head (opened by a ``Kill process … or
+#: sacrifice child`` or panic line) may run before it is closed as cut.
+_HEADLESS_LINES = 64
 
 
 @dataclass
@@ -95,6 +112,9 @@ _SIGNATURES = [
     ("virtio_mem.requested_size", re.compile(r"virtio_mem virtio\d+: requested size: 0x[0-9a-f]+")),
 ]
 _SIGNATURE_HINTS = ("alloon", "virtio_mem")
+#: Signature kinds (before the dot) of drivers that run on one hypervisor only.
+_DRIVER_HYPERVISOR = {"hv_balloon": "Microsoft Hyper-V", "vmw_balloon": "VMware",
+                      "xen_balloon": "Xen"}
 
 
 def parse_boot_memory(text: str) -> Optional[Tuple[int, int, Optional[int]]]:
@@ -125,6 +145,14 @@ class KernelLogScanner:
         self._last_event: Optional[OomEvent] = None
         self._group_event: Optional[OomEvent] = None
         self._boot_memory: Optional[BootMemory] = None
+        self._pending: Optional[Tuple[LogLine, str, int]] = None
+        self._qp: Optional[Tuple[str, int]] = None
+        self._export: Optional[ExportRecord] = None
+        self._export_line = 0
+        self._boot_id: Optional[str] = None
+        self._report_lines = 0
+        self._release: Optional[Tuple[str, Evidence]] = None
+        self._hardware: Optional[Tuple[str, Evidence]] = None
 
     # -- helpers ---------------------------------------------------------
     def _evidence(self, lineno: int, raw: str) -> Evidence:
@@ -138,6 +166,7 @@ class KernelLogScanner:
             wallclock=wallclock,
             boot=self.scan.boots - 1 if self.scan.boots else None,
             boot_memory=self._boot_memory,
+            boot_id=self._boot_id,
         )
 
     def _end_report(self, complete: bool) -> None:
@@ -158,15 +187,108 @@ class KernelLogScanner:
 
     # -- the pass --------------------------------------------------------
     def feed(self, line: Union[bytes, str]) -> None:
-        """Take one line (with or without its line ending)."""
+        """Take one physical line (with or without its line ending).
+
+        A physical line may hold several messages (rsyslog ``#012`` joins,
+        a journal JSON record) or part of one (a journal export record, a
+        quoted-printable soft break, a hard wrap): messages are handed on
+        once whole, under the number of the line they start on.
+        """
         self.scan.lines += 1
         lineno = self.scan.lines
+        if self._export is not None:
+            if not self._export.feed(line):
+                record, start = self._export, self._export_line
+                self._export = None
+                for ll in record.lines():
+                    self._message(ll, start, ll.text)
+            return
         raw = decode_line(line)
+        if self._qp is not None and split_prefix(raw).prefixed:
+            self._flush_pending()  # not the rest of the soft-broken line
+        if self._qp is not None:
+            first, first_line = self._qp
+            self._qp = None
+            raw = qp_decode(first[:-1] + raw)
+            lineno = first_line
+        elif raw.startswith("__CURSOR="):
+            self._flush_pending()
+            self._export = ExportRecord()
+            self._export_line = lineno
+            self._export.feed(line)
+            return
+        if raw.endswith("=") and not raw.endswith("==") and self._fed_anyway(raw):
+            self._flush_pending()
+            self._qp = (raw, lineno)
+            self.note_timestamp(raw)  # as the stream scan's _last_timestamp sees it
+            return
+        if raw[:1] == "{":
+            records = json_record(raw)
+            if records is not None:
+                self._flush_pending()
+                for ll in records:
+                    self._message(ll, lineno, ll.text)  # evidence: MESSAGE, not the JSON
+                return
+        if "=3D" in raw:
+            raw = qp_decode(raw)
         ll = split_prefix(raw)
         if ll.monotonic is not None:
             self.scan.last_monotonic = ll.monotonic
+        if self._pending is not None:
+            pll, praw, pline = self._pending
+            self._pending = None
+            if not ll.prefixed and ll.kernel:
+                joined = join_continuation(pll.text, ll.text)
+                if joined is not None:
+                    jll = dataclasses.replace(pll, text=joined)
+                    jraw = praw.rstrip() + " " + ll.text.strip()
+                    if could_continue(joined):  # a line wrapped more than once
+                        self._pending = (jll, jraw, pline)
+                    else:
+                        self._message(jll, pline, jraw)
+                    return
+            self._message(pll, pline, praw)
         if not ll.kernel:
             return
+        if "#012" in ll.text:
+            for i, part in enumerate(ll.text.split("#012")):
+                self._message(dataclasses.replace(ll, text=part.replace("#011", "\t")),
+                              lineno, raw)
+            return
+        if could_continue(ll.text) and self._fed_anyway(raw):
+            self._pending = (ll, raw, lineno)
+            return
+        self._message(ll, lineno, raw)
+
+    def _fed_anyway(self, raw: str) -> bool:
+        """Would :func:`scan_stream` feed this line whatever came before?
+
+        Only such a line may wait for its continuation (the next line is then
+        fed by both scans, see :attr:`in_report`), so both scans join alike.
+        """
+        return self.in_report or any(n in raw for n in _ALWAYS_TEXT)
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            pll, praw, pline = self._pending
+            self._pending = None
+            self._message(pll, pline, praw)
+        if self._qp is not None:
+            raw, line = self._qp
+            self._qp = None
+            ll = split_prefix(raw)
+            if ll.kernel:
+                self._message(ll, line, raw)
+
+    def _message(self, ll: LogLine, lineno: int, raw: str) -> None:
+        """One whole kernel message (or another program's, which is ignored)."""
+        if not ll.kernel:
+            return
+        if ll.boot_id is not None and ll.boot_id != self._boot_id:
+            self._end_report(complete=False)
+            self._boot_id = ll.boot_id
+            self.scan.boots += 1
+            self._boot_memory = None
         text = ll.text
         stripped = text.strip()
 
@@ -180,6 +302,7 @@ class KernelLogScanner:
                     setattr(ev, key, value)
                 ev.evidence.append(self._evidence(lineno, raw))
                 self._report = OomReportBuilder(ev)
+                self._report_lines = 0
                 return
 
         reaped = parse_reaper(stripped) if stripped.startswith("oom_reaper:") else None
@@ -193,10 +316,19 @@ class KernelLogScanner:
                 victim.reaped = values
             return
 
+        self._report_facts(stripped, lineno, raw)
+        if self._report is not None and stripped.startswith("Linux version "):
+            self._end_report(complete=False)  # a new boot: the report was cut
         if self._report is not None:
+            self._report_lines += 1
             if not self._report.feed(text, lineno, raw[:_EVIDENCE_CHARS]):
                 self._end_report(complete=True)
-            return
+            elif not self._report._have_head and self._report_lines > _HEADLESS_LINES:
+                self._end_report(complete=False)
+            if self._report is not None or not parse_selected(stripped):
+                return
+            # A headless report ended at the next selection: that line starts
+            # the next one (below).
 
         if stripped.startswith("Tasks in ") and "memory.oom.group" in stripped:
             if self._last_event is not None:
@@ -214,21 +346,51 @@ class KernelLogScanner:
                 # A kill line whose report head is not in this log (a console
                 # at a quiet loglevel shows only KERN_ERR lines).
                 ev = self._new_event(lineno, ll.monotonic, ll.wallclock)
-                builder = OomReportBuilder(ev)
+                builder = OomReportBuilder(ev, head=False)
                 builder.take_victim(victim, lineno, raw[:_EVIDENCE_CHARS])
                 ev = builder.finish(complete=False)
                 ev.notes.append("report head not in this log: kill line only")
                 self._remember(ev)
                 return
+        if (" or sacrifice child" in stripped and parse_selected(stripped)) or (
+                "ut of memory" in stripped and parse_panic(stripped)):
+            # <= 5.0 "Out of memory: Kill process N (comm) score S or sacrifice
+            # child", a panic_on_oom panic or "no killable processes" without
+            # the report head (a grep'd log, a quiet console): a headless
+            # report, ended by its "Killed process" line or the panic.
+            self._group_event = None
+            ev = self._new_event(lineno, ll.monotonic, ll.wallclock)
+            ev.notes.append("report head not in this log")
+            self._report = OomReportBuilder(ev, head=False)
+            self._report_lines = 0
+            if not self._report.feed(text, lineno, raw[:_EVIDENCE_CHARS]):
+                self._end_report(complete=False)
+            return
 
-        self._boot_fact(stripped, lineno, raw, ll.monotonic)
+        self._boot_fact(stripped, lineno, raw, ll.monotonic, ll.boot_id is not None)
 
-    def _boot_fact(self, text: str, lineno: int, raw: str, monotonic) -> None:
+    def _report_facts(self, text: str, lineno: int, raw: str) -> None:
+        """Kernel release and hardware from a report's own lines (the
+        ``CPU: … Comm: … <release> #1`` and ``Hardware name:`` lines), kept
+        for when the log has no ``Linux version`` / ``Hypervisor detected``."""
+        if self._release is None and "ainted" in text:
+            rel = parse_release(text)
+            if rel is not None:
+                self._release = (rel, self._evidence(lineno, raw))
+        if self._hardware is None and text.startswith(("Hardware name: ", "DMI: ")):
+            dmi = hardware_name(text)
+            hv = hypervisor_from_dmi(dmi) if dmi else None
+            if hv is not None:
+                self._hardware = (hv, self._evidence(lineno, raw))
+
+    def _boot_fact(self, text: str, lineno: int, raw: str, monotonic,
+                   journal_boot: bool = False) -> None:
         scan = self.scan
         if text.startswith("Linux version "):
             m = _LINUX_VERSION.match(text)
             if m:
-                scan.boots += 1
+                if not journal_boot:  # a journal record's boot counts by _BOOT_ID
+                    scan.boots += 1
                 scan.kernel_release = (m.group(1), self._evidence(lineno, raw))
                 self._boot_memory = None
             return
@@ -270,8 +432,10 @@ class KernelLogScanner:
 
     @property
     def in_report(self) -> bool:
-        """An OOM report is open: every following line matters until it ends."""
-        return self._report is not None
+        """Every following line matters: an OOM report is open, a journal
+        export record is being read, or a message waits for its continuation."""
+        return (self._report is not None or self._export is not None
+                or self._pending is not None or self._qp is not None)
 
     def note_timestamp(self, line: Union[bytes, str]) -> bool:
         """Track ``last_monotonic`` from a line that is not fed; True if it had one."""
@@ -283,14 +447,37 @@ class KernelLogScanner:
 
     def close(self) -> LogScan:
         """End of input: a report still open is kept with ``complete=False``."""
+        if self._export is not None:
+            record, start = self._export, self._export_line
+            self._export = None
+            for ll in record.lines():
+                self._message(ll, start, ll.text)
+        self._flush_pending()
         self._end_report(complete=False)
-        return self.scan
+        scan = self.scan
+        if scan.kernel_release is None and self._release is not None:
+            scan.kernel_release = self._release
+        if scan.hypervisor is None and self._hardware is not None:
+            scan.hypervisor = self._hardware
+        if scan.hypervisor is None:
+            # A driver that only binds on one hypervisor's device (VMBus, the
+            # VMware backdoor, xenbus) names it; virtio names none.
+            for sig in scan.signatures:
+                name = _DRIVER_HYPERVISOR.get(sig.kind.split(".")[0])
+                if name is not None:
+                    scan.hypervisor = (name, sig.evidence)
+                    break
+        return scan
 
 
 #: Substrings at least one of which is in every line :meth:`KernelLogScanner.feed`
 #: acts on while no OOM report is open (``invoked oom-killer``, ``oom_reaper``,
 #: ``memory.oom.group``, kill lines, boot banners, balloon driver messages).
-ALWAYS_NEEDLES = (b"oom", b"Killed process", b"alloon", b"Linux version", b"virtio_mem")
+ALWAYS_NEEDLES = (b"oom", b"Killed process", b"alloon", b"Linux version", b"virtio_mem",
+                  # headless OOM kills and panics, report facts, journal export records
+                  b"ut of memory", b"Kill process", b"ainted", b"Hardware name", b"DMI: ",
+                  b"__CURSOR=", b"Tasks in")
+_ALWAYS_TEXT = tuple(n.decode() for n in ALWAYS_NEEDLES)
 #: Boot facts (``Memory:``, ``Freeing … memory``, ``Hypervisor detected``) only
 #: come right after a boot banner: looked for in the first :data:`BOOT_WINDOW`
 #: bytes of the log and after every ``Linux version`` line.
@@ -413,6 +600,73 @@ def scan_log(lines: Iterable[Union[bytes, str]], source: str) -> LogScan:
     for line in lines:
         scanner.feed(line)
     return scanner.close()
+
+
+_STRICT_STAMP = re.compile(r"\[\s*\d+\.\d{6}\]")
+_YEAR = re.compile(r"\d{4}")
+
+
+def _is_kernel_message(text: str) -> bool:
+    """An unprefixed line that is one of the kernel messages this tool reads."""
+    s = text.strip()
+    return bool(
+        (is_invoked(s) and parse_invoked(s))
+        or ("Killed process" in s and parse_kill(s))
+        or parse_selected(s) or parse_panic(s)
+        or _LINUX_VERSION.match(s)
+        or (s.startswith("oom-kill:") and parse_constraint(s))
+        or any(rx.search(s) for _kind, rx in _SIGNATURES)
+    )
+
+
+def looks_like_kernel_log(lines: Iterable[Union[bytes, str]], max_lines: int = 5000) -> bool:
+    """True when at least one of the first ``max_lines`` lines is a kernel message.
+
+    A kernel message is a line with a printk stamp (``[  123.456789]``), a
+    console level (``<4>``), a ``dmesg -T`` clock with a year, a syslog or
+    journal ``kernel:`` header, a journal JSON or export record from the
+    kernel, or, without any prefix, one of the messages this tool parses (an
+    OOM report's head or kill line, ``Linux version``, a balloon driver's
+    message).  Paste damage (indentation, ``> `` quoting) is allowed.  A
+    README, a CSV, JSON that is not a journal record, another program's
+    syslog lines: False.
+
+    >>> looks_like_kernel_log(["# Title", "", "Some text, with: colons [1.5]"])
+    False
+    >>> looks_like_kernel_log(["> [  238.324946] Out of memory: Killed process 537 (login) total-vm:27584kB, anon-rss:860kB, file-rss:0kB"])
+    True
+    """
+    export_start = False
+    for i, line in enumerate(lines):
+        if i >= max_lines:
+            break
+        raw = decode_line(line)
+        if raw.startswith("__CURSOR="):
+            export_start = True
+            continue
+        if export_start and raw in ("_TRANSPORT=kernel", "SYSLOG_IDENTIFIER=kernel"):
+            return True
+        if raw[:1] == "{":
+            records = json_record(raw)
+            if records is not None:
+                if any(ll.kernel for ll in records):
+                    return True
+                continue
+        ll = split_prefix(raw)
+        if not ll.kernel or not ll.text.strip():
+            continue
+        body = strip_paste(raw)
+        if ll.monotonic is not None:
+            if _STRICT_STAMP.search(body[:40]):
+                return True
+        elif ll.wallclock is not None:
+            if " kernel:" in body[:80] or (body.startswith("[") and _YEAR.search(ll.wallclock)):
+                return True
+        elif ll.prefixed and body.startswith("<"):
+            return True
+        if _is_kernel_message(ll.text):
+            return True
+    return False
 
 
 def event_key(ev: OomEvent) -> tuple:

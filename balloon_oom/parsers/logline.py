@@ -15,7 +15,15 @@ journal short-monotonic     ``[  123.456789] host kernel: msg``
 
 Only ``kernel:`` lines of syslog and journal output are kernel messages;
 other programs' lines are returned with ``kernel=False``.  A line with no
-prefix at all (a serial console, ``dmesg -t``) is taken as a kernel message.
+prefix at all (a serial console, ``dmesg -t``) is taken as a kernel message,
+with ``prefixed=False`` (it may be the rest of a hard-wrapped line).
+
+Paste damage in front of a prefix is taken off: indentation and mail
+quoting (``> ``, ``>> ``, ``> > ``) before ``[  1.2]``, ``<4>``, a syslog
+stamp or a ``dmesg -T`` clock.
+
+>>> split_prefix("  >  > [  238.338585] systemd invoked oom-killer: x").text
+'systemd invoked oom-killer: x'
 
 >>> split_prefix("[    8.353952]  active_file:0 inactive_file:0 isolated_file:0")
 LogLine(text=' active_file:0 inactive_file:0 isolated_file:0', monotonic=8.353952, wallclock=None, kernel=True)
@@ -28,7 +36,7 @@ False
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Union
 
 __all__ = [
@@ -36,6 +44,7 @@ __all__ = [
     "LogLine",
     "decode_line",
     "split_prefix",
+    "strip_paste",
 ]
 
 #: Bytes of one line that are looked at; the rest is ignored.  Every kernel
@@ -55,6 +64,10 @@ class LogLine:
     monotonic: Optional[float] = None
     wallclock: Optional[str] = None
     kernel: bool = True
+    #: The line had a log prefix (stamp, ``<N>`` level or syslog header).
+    prefixed: bool = field(default=True, repr=False, compare=False)
+    #: journal ``_BOOT_ID`` (journal JSON and export records only).
+    boot_id: Optional[str] = field(default=None, repr=False, compare=False)
 
 
 def decode_line(line: Union[bytes, str], limit: int = MAX_LINE_BYTES) -> str:
@@ -99,9 +112,33 @@ _SYSLOG = re.compile(
 _MONO_HOST = re.compile(r"(?P<host>[^\s:]\S*(?<!:)) kernel: ?")
 
 
+# Mail quoting a paste puts before the line (``> ``, ``>> ``, ``> > ``).
+_QUOTE = re.compile(r"[ \t]*>(?:[ \t]*>)*[ \t]?")
+_PREFIX_START = re.compile(r"\[\s*\d+\.\d+\]|<\d{1,3}>|\[[^\]\[]{0,20}\d\d:\d\d:\d\d|"
+                           + _BSD_STAMP + "|" + _ISO_STAMP)
+
+
+def strip_paste(raw: str) -> str:
+    """``raw`` without the indentation and ``> `` quoting a paste adds.
+
+    Quote marks always go (with the one space after each); indentation only
+    when a log prefix follows (an unprefixed continuation keeps its own
+    leading space).
+
+    >>> strip_paste("     [    8.35] hog"), strip_paste("> >  active_file:0"), strip_paste("  active_file:0")
+    ('[    8.35] hog', ' active_file:0', '  active_file:0')
+    """
+    q = _QUOTE.match(raw)
+    rest = raw[q.end():] if q else raw
+    body = rest.lstrip(" \t")
+    if body is not rest and _PREFIX_START.match(body):
+        return body
+    return rest
+
+
 def split_prefix(raw: str) -> LogLine:
     """Take the log prefix off one decoded line (see the module table)."""
-    text = raw
+    text = strip_paste(raw) if raw[:1] in (" ", "\t", ">") else raw
     m = _SYSLOG.match(text)
     if m:
         kernel = m.group("ident") == "kernel"
@@ -137,4 +174,4 @@ def split_prefix(raw: str) -> LogLine:
     cm = _CTIME.match(text)
     if cm:
         return LogLine(text[cm.end():], None, cm.group("wall"), kernel)
-    return LogLine(text, None, None, kernel)
+    return LogLine(text, None, None, kernel, prefixed=lm is not None or dm is not None)

@@ -49,7 +49,9 @@ __all__ = [
     "parse_kill",
     "parse_mem_info_pairs",
     "parse_node",
+    "parse_panic",
     "parse_reaper",
+    "parse_release",
     "parse_task_header",
     "parse_task_row",
     "parse_trigger",
@@ -65,7 +67,7 @@ TOP_TASKS = 5
 # --- the head -------------------------------------------------------------
 
 _INVOKED = re.compile(
-    r"^(?P<comm>.*?) invoked oom-killer: gfp_mask=(?P<mask>0x[0-9a-fA-F]+)"
+    r"^(?:(?P<comm>.*?) )?invoked oom-killer: gfp_mask=(?P<mask>0x[0-9a-fA-F]+)"
     r"(?:\((?P<flags>[^)]*)\))?"
     r"(?:, nodemask=(?P<nodemask>[^,]*?))?,\s+order=(?P<order>-?\d+)"
     r"(?:, oom_adj=-?\d+)?(?:, oom_score_adj=(?P<adj>-?\d+))?"
@@ -73,8 +75,9 @@ _INVOKED = re.compile(
 
 
 def is_invoked(text: str) -> bool:
-    """Cheap test for the first line of a report."""
-    return " invoked oom-killer: " in text
+    """Cheap test for the first line of a report (its comm may have been
+    wrapped onto the line before)."""
+    return " invoked oom-killer: " in text or text.lstrip().startswith("invoked oom-killer: ")
 
 
 def parse_invoked(text: str) -> Optional[Dict[str, object]]:
@@ -94,7 +97,7 @@ def parse_invoked(text: str) -> Optional[Dict[str, object]]:
         return None
     adj = m.group("adj")
     return {
-        "trigger_comm": m.group("comm").strip(),
+        "trigger_comm": (m.group("comm") or "").strip() or None,
         "gfp_mask": m.group("mask"),
         "gfp_flags": m.group("flags"),
         "nodemask": m.group("nodemask"),
@@ -124,6 +127,57 @@ def parse_trigger(text: str) -> Optional[Tuple[int, str]]:
     if m.group("pid"):
         return int(m.group("pid")), m.group("comm")
     return int(m.group("pid2")), m.group("comm2")
+
+
+# The release in "CPU: 0 PID: 1 Comm: systemd Tainted: G      D W   5.4.0-next #75",
+# "Pid: 5030, comm: httpd Not tainted 2.6.32-504.el6.x86_64 #1" and the hung-task
+# "      Tainted: G            E     5.15.0-next-20211111 #68".
+_RELEASE = re.compile(r"(?:[Nn]ot tainted|Tainted:?[^#]*?)\s+(?P<rel>\d+\.\d+[^\s#]*) #\d")
+
+
+def parse_release(text: str) -> Optional[str]:
+    """The kernel release a ``CPU: … Comm: …`` (or hung-task ``Tainted:``) line names.
+
+    >>> parse_release("CPU: 0 PID: 1 Comm: systemd Tainted: G      D W         5.4.0-next-20191204+ #75")
+    '5.4.0-next-20191204+'
+    >>> parse_release("Pid: 5030, comm: httpd Not tainted 2.6.32-504.el6.x86_64 #1")
+    '2.6.32-504.el6.x86_64'
+    """
+    if "ainted" not in text:
+        return None
+    m = _RELEASE.search(text)
+    return m.group("rel") if m else None
+
+
+# panic() lines of the OOM killer (check_panic_on_oom(), out_of_memory()).
+_PANIC = re.compile(
+    r"^(?:Kernel panic - not syncing: )?(?:Out of memory(?P<sysctl>: (?P<mode>system-wide|compulsory) "
+    r"panic_on_oom is enabled| and no killable processes\.\.\.)|System is deadlocked on memory)"
+)
+
+
+def parse_panic(text: str) -> Optional[Tuple[str, Optional[str]]]:
+    """``(kind, constraint)`` for the OOM killer's panic and no-victim lines.
+
+    kinds: ``panic_on_oom`` (``system-wide``: only a CONSTRAINT_NONE OOM
+    panics, so the constraint is global; ``compulsory``: any), ``no_killable``
+    (``Out of memory and no killable processes...``, a panic up to v4.x, a
+    warning since), ``deadlocked`` (``System is deadlocked on memory``, the
+    panic after it for a non-memcg OOM).
+
+    >>> parse_panic("Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled")
+    ('panic_on_oom', 'global')
+    >>> parse_panic("Kernel panic - not syncing: Out of memory: compulsory panic_on_oom is enabled")
+    ('panic_on_oom', None)
+    """
+    m = _PANIC.match(text.strip())
+    if not m:
+        return None
+    if m.group("mode"):
+        return "panic_on_oom", "global" if m.group("mode") == "system-wide" else None
+    if "no killable" in m.group(0):
+        return "no_killable", None
+    return "deadlocked", None
 
 
 _CONSTRAINTS = {
@@ -497,6 +551,28 @@ _NOTES = (
 _EXITING = re.compile(r"^(?P<msg>.*?): OOM victim (?P<pid>\d+) \((?P<comm>.*)\) is already exiting")
 
 
+def _missing(ev: OomEvent, head: bool, mem_info: bool) -> List[str]:
+    """What a full OOM report has and this event lacks (see OomEvent.missing)."""
+    out = []
+    if not head:
+        out.append("head")
+    if not mem_info and not ev.mem_info:
+        out.append("mem_info")
+    if ev.pages_ram is None or ev.pages_reserved is None:
+        out.append("totals")
+    if ev.tasks is None:
+        out.append("tasks")
+    if ev.victim is None:
+        out.append("kill")
+    elif ev.victim.total_vm_kb is None:
+        out.append("kill_rss")
+    return out
+
+
+#: Functions only a memcg OOM runs through.
+_MEMCG_FRAMES = ("mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize")
+
+
 class OomReportBuilder:
     """Collects the lines of one OOM report into an :class:`OomEvent`.
 
@@ -504,7 +580,7 @@ class OomReportBuilder:
     kill line has been taken; :meth:`finish` returns the event.
     """
 
-    def __init__(self, event: OomEvent) -> None:
+    def __init__(self, event: OomEvent, head: bool = True) -> None:
         self.event = event
         self._tasks: Optional[TaskTable] = None
         # Frames are taken from the head on, "Call Trace:" or not (a grep'd
@@ -516,6 +592,10 @@ class OomReportBuilder:
         self._have_trigger = False
         self._memcg_basis: Optional[str] = None
         self._global_seen = False
+        self._panic_constraint: Optional[str] = None
+        self._saw_mem_info = False
+        #: The report's ``invoked oom-killer`` line was seen (False: headless).
+        self._have_head = head
 
     def evidence(self, lineno: int, raw: str) -> Evidence:
         return Evidence(self.event.source, line=lineno, text=raw)
@@ -563,6 +643,7 @@ class OomReportBuilder:
                     return True
 
         if s == "Mem-Info:":
+            self._saw_mem_info = True
             self._in_trace = False
             self._in_mem_info = True
             self._global_seen = True
@@ -625,6 +706,8 @@ class OomReportBuilder:
 
         selected = parse_selected(s)
         if selected is not None:
+            if self._selected is not None and not self._have_head:
+                return False  # a headless report: the next selection is another OOM
             self._selected = selected
             if selected[0] == "Memory cgroup out of memory":
                 self._set_memcg("kill line 'Memory cgroup out of memory: Kill process …'")
@@ -634,6 +717,20 @@ class OomReportBuilder:
         victim = parse_kill(s)
         if victim is not None:
             self.take_victim(victim, lineno, raw)
+            return False
+
+        panic = parse_panic(s)
+        if panic is not None:
+            kind, constraint = panic
+            if constraint is not None:
+                self._panic_constraint = constraint
+            if kind == "panic_on_oom":
+                self._in_trace = False
+            ev.notes.append(s)
+            ev.evidence.append(self.evidence(lineno, raw))
+            if kind == "no_killable" and not s.startswith("Kernel panic"):
+                return True
+            ev.end_line = lineno  # the panic ends the report
             return False
 
         m = _EXITING.match(s)
@@ -694,6 +791,18 @@ class OomReportBuilder:
             # "? ": better those than nothing.
             ev.call_trace = list(self._unsure)
             ev.notes.append("call trace from '?' (unreliable) frames only")
+        if ev.victim is None and self._selected is not None:
+            msg, pid, comm, score = self._selected
+            ev.victim = OomVictim(pid=pid, comm=comm, message=msg)
+            ev.notes.append(f"victim from the 'Kill process {pid} ({comm}) score {score} or "
+                            "sacrifice child' line: its 'Killed process' line (RSS, or a "
+                            "child killed instead) is not in this log")
+        if ev.constraint is None:
+            frame = next((f for f in ev.call_trace if f in _MEMCG_FRAMES), None)
+            if frame is not None:
+                # Before the oom-kill: summary (v5.0) a memcg OOM whose report
+                # came from check_panic_on_oom() printed show_mem() too.
+                self._set_memcg(f"call trace through {frame} (the memcg OOM path)")
         if ev.constraint is None and self._global_seen:
             # Up to 4.19 there is no oom-kill: summary; show_mem() (Mem-Info)
             # is printed only when the OOM is not a memcg one.
@@ -702,6 +811,16 @@ class OomReportBuilder:
                 "Mem-Info printed and no memcg lines (kernel without the oom-kill: "
                 "summary; a cpuset/mempolicy constraint cannot be told apart)"
             )
+        if ev.constraint is None and ev.victim is not None and ev.victim.message == "Out of memory":
+            ev.constraint = "global"
+            ev.constraint_basis = (
+                "kill line 'Out of memory: …' (not 'Memory cgroup out of memory'; without the "
+                "oom-kill: summary a cpuset/mempolicy constraint cannot be told apart)")
+        if ev.constraint is None and self._panic_constraint is not None:
+            ev.constraint = self._panic_constraint
+            ev.constraint_basis = ("'system-wide panic_on_oom' panic: panic_on_oom=1 panics "
+                                   "only for CONSTRAINT_NONE")
         if not complete:
             ev.complete = False
+        ev.missing = _missing(ev, self._have_head, self._saw_mem_info)
         return ev
