@@ -25,6 +25,7 @@ from .readers import layout
 from .readers.files import ReportFiles
 from .readers.members import (MAX_LINE_BYTES, Member, iter_directory, iter_tarball,
                               looks_like_tarball, read_capped)
+from .answer import finish
 from .verdict import Thresholds, judge
 
 
@@ -203,6 +204,7 @@ def build(collected: Collected, source: Source,
     analysis.collected_at, _ = host_facts.collection_time(files)
     analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
     analysis.oom_events = merge_events(logs)
+    _set_clock(analysis, files, logs)
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
     if not logs:
@@ -267,6 +269,7 @@ def read_live(root: str = "/") -> Analysis:
     analysis = build(collected, Source(SourceKind.LIVE, root), extra_log=log)
     if analysis.collected_at is None:
         analysis.collected_at = live.collection_time()
+        _set_clock(analysis, collected.files, list(collected.logs) + [log])
     return analysis
 
 
@@ -287,6 +290,8 @@ def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
     analysis.signatures = list(log.signatures)
     analysis.collected_at = getattr(snap, "crash_time", None)
     analysis.uptime_seconds = getattr(snap, "uptime_seconds", None)
+    _set_clock(analysis, ReportFiles(), [log],
+               fixed_utc="UTC: the vmcore's kernel real time; the guest's zone is not in a vmcore")
     analysis.warnings = _dedupe(list(snap.warnings))
     analysis.disagreements = _disagreements(analysis)
     return analysis
@@ -306,7 +311,27 @@ def analyze(path: str, debuginfo: Optional[List[str]] = None,
         analysis = read_sosreport(p)
     else:
         raise InputError(f"{path}: neither a sosreport (directory or tarball) nor a vmcore")
-    return judge(analysis, thresholds or Thresholds())
+    return finish(judge(analysis, thresholds or Thresholds()))
+
+
+def _set_clock(analysis: Analysis, files: ReportFiles, logs: Sequence[LogScan],
+               fixed_utc: Optional[str] = None) -> None:
+    """The boots the logs show and the wall clock (zone, collection time) of a source."""
+    from . import clock
+    from .timeline import boots_from_logs
+
+    analysis.boots = boots_from_logs(logs)
+    if analysis.source.kind == SourceKind.LIVE:
+        zone, basis, name = clock.local_zone()
+    elif fixed_utc:
+        zone, basis, name = None, fixed_utc, None
+    else:
+        zone, basis, name = clock.guest_zone(files)
+    analysis.clock = clock.make_clock(analysis.collected_at, analysis.uptime_seconds, zone,
+                                      basis, name, fixed_utc_basis=fixed_utc,
+                                      raw_uptime_read=clock.uptime_read_at(files))
+    if analysis.clock.collected_at:  # one format everywhere: ISO 8601 with offset
+        analysis.collected_at = analysis.clock.collected_at
 
 
 def _is_vmcore(path: Path) -> bool:

@@ -5,7 +5,8 @@ Top level: ``schema_version``, ``source`` {kind, path}, ``kernel``,
 ``balloons``, ``memory``, ``oom_events`` (each with ``verdict``,
 ``confidence``, ``balloon_bytes_at_oom``, ``balloon_basis``, ``reasons``,
 ``arithmetic``, ``picture``), ``signatures``, ``disagreements``, ``vmcore``,
-``warnings``.  The schema is ``balloon_oom/schema.json``.
+``warnings``; ``summary`` (the one-paragraph answer), ``recommendations``,
+``clock`` (zone, collection time), ``boots`` and ``timeline``.  The schema is ``balloon_oom/schema.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def document(analysis: Analysis) -> Dict[str, Any]:
     order = ["schema_version", "source", "kernel", "hypervisor", "collected_at",
              "uptime_seconds", "verdict", "balloons", "memory", "oom_events", "signatures",
              "disagreements", "vmcore", "warnings"]
+    # The answer first (after the version), then the dated picture.
+    order[1:1] = ["summary"]
+    order += ["recommendations", "clock", "boots", "timeline"]
     return {k: doc[k] for k in order}
 
 
