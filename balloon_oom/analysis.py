@@ -330,6 +330,11 @@ def _set_clock(analysis: Analysis, files: ReportFiles, logs: Sequence[LogScan],
     analysis.clock = clock.make_clock(analysis.collected_at, analysis.uptime_seconds, zone,
                                       basis, name, fixed_utc_basis=fixed_utc,
                                       raw_uptime_read=clock.uptime_read_at(files))
+    if analysis.source.kind == SourceKind.LIVE:
+        import socket
+        analysis.hostname = socket.gethostname() or None
+    else:
+        analysis.hostname = clock.report_hostname(files)
     if analysis.clock.collected_at:  # one format everywhere: ISO 8601 with offset
         analysis.collected_at = analysis.clock.collected_at
 

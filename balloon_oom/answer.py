@@ -76,7 +76,7 @@ def _when(analysis: Analysis, number: int, ev: OomEvent) -> str:
     if e is not None and e.stamp:
         return f"at {e.stamp} ({e.at_basis})"
     if ev.monotonic is not None:
-        return f"{ev.monotonic:.0f} s after a boot (wall-clock time unknown: {e.at_basis if e else ''})"
+        return f"{ev.monotonic:.3f} s after a boot ({e.at_basis if e else 'wall clock unknown'})"
     return "at an unknown time"
 
 
@@ -223,3 +223,30 @@ def finish(analysis: Analysis) -> Analysis:
     analysis.recommendations = recommendations(analysis)
     analysis.summary = summary(analysis)
     return analysis
+
+
+#: What a balloon's size at an OOM is worked out from, in plain words, by accounting mode.
+ACCOUNTING_PLAIN = {
+    "memtotal-reduced": (
+        "This balloon takes its pages away from the memory the kernel manages: the guest's "
+        "total memory (MemTotal) shrinks while it is inflated, and an OOM report counts those "
+        "pages as reserved. So the balloon's size at the OOM is the reserved pages the report "
+        "printed minus what the kernel reserved for itself at boot."),
+    "counted-as-used": (
+        "This balloon's pages stay in the guest's total memory and simply look used: they are "
+        "on no list the OOM report prints. So the balloon can be at most the memory the report "
+        "does not account for (total minus free, anon, file cache, slab and kernel)."),
+    "unknown": (
+        "How this balloon shows up in the guest's memory figures is not known from this "
+        "report, so its size at the OOM comes from the best other evidence (the balloon as "
+        "collected, or a message the kernel printed)."),
+}
+
+
+def accounting_plain(analysis: Analysis) -> List[str]:
+    """The plain-words explanation for each accounting mode of this guest's balloons."""
+    modes = []
+    for b in analysis.balloons:
+        if b.accounting.value not in modes:
+            modes.append(b.accounting.value)
+    return [ACCOUNTING_PLAIN[m] for m in modes if m in ACCOUNTING_PLAIN]

@@ -25,10 +25,13 @@ def _add_analyze(sub) -> None:
                                    "PATH: a sosreport directory or tarball (.tar.xz/.gz/.bz2/"
                                    ".zst), a vmcore, or / for the running guest.")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
+    p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table",
+                   help="markdown: the answer, events, memory picture and evidence for a ticket")
     p.add_argument("--explain", action="store_true",
                    help="show the file, field or line behind every value, and the arithmetic")
-    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page "
+                   "('-': the page on stdout instead of the table; several reports: a "
+                   "directory, with a dashboard index.html and one page per report)")
     p.add_argument("--debuginfo", metavar="PATH", action="append",
                    help="vmlinux / module debug files or directories (vmcore only; repeatable)")
     p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
@@ -59,15 +62,23 @@ def _cmd_analyze(args) -> int:
         sys.stdout.write(json_out.render(analysis) + "\n")
     elif args.format == "jsonl":
         sys.stdout.write(json_out.render_line(analysis) + "\n")
+    elif args.format == "markdown":
+        from .render import markdown
+        sys.stdout.write(markdown.render(analysis))
+    elif args.html == "-":
+        pass  # the page is the output
     else:
         sys.stdout.write(table.render(analysis, explain=args.explain))
-    if args.html:
+    if args.html == "-":
+        sys.stdout.write(html.render(analysis))
+    elif args.html:
         try:
             with open(args.html, "w", encoding="utf-8") as f:
                 f.write(html.render(analysis))
         except OSError as exc:
             raise BalloonOomError(f"{args.html}: cannot write the HTML page "
                                   f"({exc.strerror or exc})") from None
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0
 
 

@@ -362,5 +362,28 @@ def event_time(clock: WallClock, wallclock: Optional[str], monotonic: Optional[f
         why = ("no collection time or uptime" if collected is None or uptime is None
                else "not in the boot the report was collected in" if current_boot is False
                else "its boot is not known to be the collected one")
-        return EventTime(None, f"{monotonic:.3f} s after its boot; wall clock unknown ({why})")
+        return EventTime(None, f"wall clock unknown: {why}")
     return EventTime(None, "the log line has no time stamp")
+
+
+def report_hostname(files: ReportFiles) -> Optional[str]:
+    """The guest's host name: ``hostname`` output, else ``etc/hostname``.
+
+    >>> f = ReportFiles(); f.add("sos_commands/host/hostname", "db1.example.com\\n")
+    >>> report_hostname(f)
+    'db1.example.com'
+    """
+    for name in ("hostname", "sos_commands/host/hostname", "sos_commands/general/hostname",
+                 "etc/hostname"):
+        f = files.get(name)
+        if f is not None and f.text.strip():
+            first = f.text.strip().splitlines()[0].strip()
+            if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,252}", first):
+                return first
+    for f in files.glob("sos_commands/host/hostname*") + files.glob(
+            "sos_commands/general/hostname*"):
+        first = f.text.strip().splitlines()[0].strip() if f.text.strip() else ""
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,252}", first):
+            return first
+    return None
+

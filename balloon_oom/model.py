@@ -464,6 +464,8 @@ class Analysis:
     #: The one-paragraph answer (what, when, balloon size, verdict and why, what to do).
     summary: Optional[str] = None
     recommendations: List[Recommendation] = field(default_factory=list)
+    #: The guest's host name (``hostname`` output, ``etc/hostname``), if the source shows it.
+    hostname: Optional[str] = None
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -27,7 +27,7 @@ def document(analysis: Analysis) -> Dict[str, Any]:
              "disagreements", "vmcore", "warnings"]
     # The answer first (after the version), then the dated picture.
     order[1:1] = ["summary"]
-    order += ["recommendations", "clock", "boots", "timeline"]
+    order += ["recommendations", "hostname", "clock", "boots", "timeline"]
     return {k: doc[k] for k in order}
 
 
