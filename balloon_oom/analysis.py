@@ -273,8 +273,18 @@ def read_live(root: str = "/") -> Analysis:
     return analysis
 
 
+#: What to install for a vmcore (drgn is an extra: the light install reads reports and logs).
+VMCORE_EXTRA = "pip install 'balloon-oom[vmcore]'"
+
+
 def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
     from .readers.vmcore import read_vmcore
+
+    try:
+        import drgn  # noqa: F401
+    except ImportError:
+        raise InputError(f"{path}: a vmcore; reading one needs drgn, which is not installed: "
+                         f"{VMCORE_EXTRA}") from None
 
     snap = read_vmcore(str(path), debuginfo)
     log = scan_log(snap.log_lines, "vmcore:kernel log")
