@@ -204,6 +204,10 @@ def summary(analysis: Analysis) -> str:
     elif analysis.balloons:
         parts.append(f"How much the {_driver_name(analysis)} held at that moment is not known"
                      f" from this report.")
+    elif analysis.signatures:
+        kinds = sorted({sig.kind.split(".")[0] for sig in analysis.signatures})
+        parts.append(f"The kernel log shows balloon driver messages ({', '.join(kinds)}) but the "
+                     "report holds no balloon state, so what the balloon held then is unknown.")
     else:
         parts.append("No balloon driver was found in this report.")
     reason = (v.reasons[0] if v.reasons else "no reason recorded").rstrip(".")

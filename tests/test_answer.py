@@ -71,3 +71,12 @@ def test_undetermined_recommends_collecting_again():
     a.oom_events = [OomEvent(source="dmesg", line=1, constraint="global")]
     a.verdicts = [EventVerdict("undetermined", "low")]
     assert [r.platform for r in recommendations(a)] == ["collect"]
+
+
+@needs_xen
+def test_balloon_messages_without_balloon_state_are_named(tmp_path):
+    a = analyze(str(_tree(tmp_path / "r", date="Fri Mar  5 12:00:00 UTC 2021")))
+    if a.balloons:
+        pytest.skip("a balloon is now found from the log alone")
+    assert ("The kernel log shows balloon driver messages (xen_balloon) but the report holds no "
+            "balloon state, so what the balloon held then is unknown.") in a.summary

@@ -165,10 +165,11 @@ def render(analysis: Analysis, generated: Optional[str] = None) -> str:
         victim = (f"{ev.victim.comm} (pid {ev.victim.pid}"
                   + (f", RSS {mib(ev.victim.rss_kb * 1024)})" if ev.victim.rss_kb is not None
                      else ")")) if ev.victim else "-"
+        size = ("unknown" if v.balloon_bytes_at_oom is None else
+                f"<b>{'at most ' if v.balloon_upper_bound else ''}"
+                f"{_e(mib(v.balloon_bytes_at_oom))}</b> ({_e(v.balloon_basis)})")
         out.append(f"<p>{_e(when)}{_e(before)}; trigger {_e(ev.trigger_comm)}; constraint "
-                   f"{_e(ev.constraint)}; killed {_e(victim)}; balloon at the OOM "
-                   f"<b>{'at most ' if v.balloon_upper_bound else ''}"
-                   f"{_e(mib(v.balloon_bytes_at_oom))}</b> ({_e(v.balloon_basis)})</p>")
+                   f"{_e(ev.constraint)}; killed {_e(victim)}; balloon at the OOM {size}</p>")
         out.append("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in v.reasons) + "</ul>")
         if v.picture:
             out.append(f"<h3>Where the guest's memory was at OOM #{i}</h3>")
