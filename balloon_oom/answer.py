@@ -71,7 +71,9 @@ def _when(analysis: Analysis, number: int, ev: OomEvent) -> str:
         zone = "" if analysis.clock.zone_known else " (the guest's zone is not in the report: UTC assumed)"
         ago = ""
         if e.before_collection_seconds is not None and e.before_collection_seconds >= 0:
-            ago = f", {duration(e.before_collection_seconds)} before the report was collected"
+            made = ("the vmcore was taken" if analysis.source.kind.value == "vmcore"
+                    else "the report was collected")
+            ago = f", {duration(e.before_collection_seconds)} before {made}"
         return f"at {e.at}{zone}{ago}"
     if e is not None and e.stamp:
         return f"at {e.stamp} ({e.at_basis})"

@@ -89,7 +89,7 @@ def ago(seconds: Optional[float]) -> str:
     if seconds is None:
         return "-"
     if seconds < 0:
-        return f"{duration(-seconds)} after collection"
+        return f"{duration(-seconds)} after the collection started"
     return f"{duration(seconds)} before collection"
 
 
