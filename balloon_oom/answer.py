@@ -68,7 +68,8 @@ def _event_entry(analysis: Analysis, number: int) -> Optional[TimelineEntry]:
 def _when(analysis: Analysis, number: int, ev: OomEvent) -> str:
     e = _event_entry(analysis, number)
     if e is not None and e.at:
-        zone = "" if analysis.clock.zone_known else " (the guest's zone is not in the report: UTC assumed)"
+        zone = ("" if analysis.clock.zone_known
+                else " (the guest's zone is not in the report: UTC assumed)")
         ago = ""
         if e.before_collection_seconds is not None and e.before_collection_seconds >= 0:
             made = ("the vmcore was taken" if analysis.source.kind.value == "vmcore"

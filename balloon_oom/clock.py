@@ -24,8 +24,8 @@ from typing import Optional, Tuple
 from .model import WallClock
 from .readers.files import ReportFiles
 
-__all__ = ["EventTime", "collection_time", "local_zone", "uptime_read_at", "event_time", "guest_zone", "iso", "make_clock",
-           "parse_stamp"]
+__all__ = ["EventTime", "collection_time", "event_time", "guest_zone", "iso", "local_zone",
+           "make_clock", "parse_stamp", "report_hostname", "uptime_read_at", "zone_of"]
 
 UTC = dt.timezone.utc
 _MONTHS = {m: i for i, m in enumerate(

@@ -36,7 +36,8 @@ h1 { font-size: 1.4em; margin-bottom: .2em; } h2 { font-size: 1.15em; margin-top
            margin-bottom: .5em; }
 .contributed .verdict, .verdict.contributed { background: #fbe3e3; }
 .not-contributed .verdict, .verdict.not-contributed { background: #e3f4e3; }
-.undetermined .verdict, .no-oom .verdict, .verdict.undetermined, .verdict.no-oom { background: #eee; }
+.undetermined .verdict, .no-oom .verdict,
+.verdict.undetermined, .verdict.no-oom { background: #eee; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; font-size: .9em;
          vertical-align: top; }

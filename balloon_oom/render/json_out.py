@@ -6,7 +6,8 @@ Top level: ``schema_version``, ``source`` {kind, path}, ``kernel``,
 ``confidence``, ``balloon_bytes_at_oom``, ``balloon_basis``, ``reasons``,
 ``arithmetic``, ``picture``), ``signatures``, ``disagreements``, ``vmcore``,
 ``warnings``; ``summary`` (the one-paragraph answer), ``recommendations``,
-``clock`` (zone, collection time), ``boots`` and ``timeline``.  The schema is ``balloon_oom/schema.json``.
+``clock`` (zone, collection time), ``boots`` and ``timeline``.  The schema is
+``balloon_oom/schema.json``.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
 def md_inline(text: str, code: Sequence[str] = ()) -> str:
     """Prose for Markdown: each string of ``code`` in backticks, other markup escaped.
 
-    >>> print(md_inline("set <memballoon autodeflate='on'/> or a_b", ["<memballoon autodeflate='on'/>"]))
-    set `<memballoon autodeflate='on'/>` or a\\_b
+    >>> print(md_inline("set <memballoon/> or a_b", ["<memballoon/>"]))
+    set `<memballoon/>` or a\\_b
     """
     import re
 

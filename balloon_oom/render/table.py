@@ -158,7 +158,8 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
     if analysis.oom_events:
         rows = []
         for i, (ev, v) in enumerate(zip(analysis.oom_events, analysis.verdicts), 1):
-            rows.append([i, _event_when(ev, event_at(analysis, i)), ev.trigger_comm or "-", _constraint(ev),
+            rows.append([i, _event_when(ev, event_at(analysis, i)), ev.trigger_comm or "-",
+                         _constraint(ev),
                          ev.order if ev.order is not None else "-", _victim(ev),
                          ("<= " if v.balloon_upper_bound else "") + mib(v.balloon_bytes_at_oom),
                          v.verdict, v.confidence])
