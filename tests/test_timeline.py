@@ -87,3 +87,13 @@ def test_sample_timeline_in_json(tmp_path):
     assert oom["before_collection_seconds"] == pytest.approx(0.14, abs=0.001)
     assert doc["timeline"][2]["balloon_bytes"] == 268435456
     assert doc["collected_at"] == "2026-11-26T06:40:17.081+00:00"
+
+
+def test_every_json_event_carries_its_wall_clock_time():
+    proc = subprocess.run([sys.executable, "-m", "balloon_oom", "analyze",
+                           str(SAMPLES / "kvm-deflate-off"), "--format", "json"],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    (event,) = json.loads(proc.stdout)["oom_events"]
+    assert event["at"] == "2026-11-26T06:40:16.941+00:00"
+    assert event["at_basis"] == "collection time - uptime 9.5 s + 8.352 s since boot"
+    assert event["before_collection_seconds"] == pytest.approx(0.14, abs=0.001)

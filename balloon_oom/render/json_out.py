@@ -23,6 +23,12 @@ def document(analysis: Analysis) -> Dict[str, Any]:
     verdicts = doc.pop("verdicts")
     for event, verdict in zip(doc["oom_events"], verdicts):
         event.update(verdict)
+    # each event's wall-clock time, as the timeline dates it
+    for entry in doc.get("timeline") or []:
+        if entry["kind"] == "oom" and entry.get("oom"):
+            event = doc["oom_events"][entry["oom"] - 1]
+            event.update(at=entry["at"], at_basis=entry["at_basis"],
+                         before_collection_seconds=entry["before_collection_seconds"])
     order = ["schema_version", "source", "kernel", "hypervisor", "collected_at",
              "uptime_seconds", "verdict", "balloons", "memory", "oom_events", "signatures",
              "disagreements", "vmcore", "warnings"]
