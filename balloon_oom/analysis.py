@@ -28,6 +28,7 @@ from .readers.collected import Collected, collect
 from .readers.files import ReportFiles
 from .readers.members import iter_directory, iter_tarball
 from .sosrun import COLLECT_INSTRUCTION
+from .answer import finish
 from .verdict import Thresholds, judge
 
 __all__ = ["Collected", "analyze", "analyze_many", "build", "collect", "merge_events"]
@@ -271,9 +272,17 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
     else:
         analysis.collected_at, _ = host_facts.collection_time(files)
         analysis.uptime_seconds, _ = host_facts.uptime_seconds(files)
+        if analysis.collected_at is None and analysis.source.kind == SourceKind.LIVE:
+            from .readers import live
+            analysis.collected_at = live.collection_time()
     foreign = {src for part in parts if part is not primary for src in part.last_boot_current}
     analysis.oom_events = merge_events(logs, current, foreign)
     analysis.kernel_logs = [scan.source for scan in logs if scan.lines]
+    if snap is not None:
+        _set_clock(analysis, ReportFiles(), logs, fixed_utc="UTC: the vmcore's kernel real time; "
+                   "the guest's zone is not in a vmcore")
+    else:
+        _set_clock(analysis, files, logs)
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
     if not logs:
@@ -374,12 +383,7 @@ def collect_live(root: str = "/") -> Collected:
 
 
 def read_live(root: str = "/") -> Analysis:
-    from .readers import live
-
-    analysis = build(collect_live(root))
-    if analysis.collected_at is None:
-        analysis.collected_at = live.collection_time()
-    return analysis
+    return build(collect_live(root))
 
 
 def read_vmcore_source(path: Path, debuginfo: Optional[List[str]]) -> Analysis:
@@ -415,8 +419,29 @@ def analyze_many(paths: Sequence[str], debuginfo: Optional[List[str]] = None,
                  thresholds: Optional[Thresholds] = None, stdin=None) -> Analysis:
     """Several inputs of ONE guest (``--same-guest``) analysed as one, and judged."""
     parts = [collect_input(p, debuginfo, stdin) for p in paths]
-    analysis = build(parts)
-    if analysis.source.kind == SourceKind.LIVE and analysis.collected_at is None:
-        from .readers import live
-        analysis.collected_at = live.collection_time()
-    return judge(analysis, thresholds or Thresholds())
+    return finish(judge(build(parts), thresholds or Thresholds()))
+
+
+def _set_clock(analysis: Analysis, files: ReportFiles, logs: Sequence[LogScan],
+               fixed_utc: Optional[str] = None) -> None:
+    """The boots the logs show and the wall clock (zone, collection time) of a source."""
+    from . import clock
+    from .timeline import boots_from_logs
+
+    analysis.boots = boots_from_logs(logs)
+    if analysis.source.kind == SourceKind.LIVE:
+        zone, basis, name = clock.local_zone()
+    elif fixed_utc:
+        zone, basis, name = None, fixed_utc, None
+    else:
+        zone, basis, name = clock.guest_zone(files)
+    analysis.clock = clock.make_clock(analysis.collected_at, analysis.uptime_seconds, zone,
+                                      basis, name, fixed_utc_basis=fixed_utc,
+                                      raw_uptime_read=clock.uptime_read_at(files))
+    if analysis.source.kind == SourceKind.LIVE:
+        import socket
+        analysis.hostname = socket.gethostname() or None
+    else:
+        analysis.hostname = clock.report_hostname(files)
+    if analysis.clock.collected_at:  # one format everywhere: ISO 8601 with offset
+        analysis.collected_at = analysis.clock.collected_at

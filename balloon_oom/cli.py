@@ -27,10 +27,13 @@ def _add_analyze(sub) -> None:
                                    "- for standard input), a .zip or case tarball holding these, "
                                    "a vmcore, or / for the running guest.")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
+    p.add_argument("--format", choices=("table", "json", "jsonl", "markdown"), default="table",
+                   help="markdown: the answer, events, memory picture and evidence for a ticket")
     p.add_argument("--explain", action="store_true",
                    help="show the file, field or line behind every value, and the arithmetic")
-    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page "
+                   "('-': the page on stdout instead of the table; several reports: a "
+                   "directory, with a dashboard index.html and one page per report)")
     p.add_argument("--debuginfo", metavar="PATH", action="append",
                    help="vmlinux / module debug files or directories (vmcore only; repeatable)")
     p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
@@ -70,15 +73,23 @@ def _cmd_analyze(args) -> int:
         sys.stdout.write(json_out.render(analysis) + "\n")
     elif args.format == "jsonl":
         sys.stdout.write(json_out.render_line(analysis) + "\n")
+    elif args.format == "markdown":
+        from .render import markdown
+        sys.stdout.write(markdown.render(analysis))
+    elif args.html == "-":
+        pass  # the page is the output
     else:
         sys.stdout.write(table.render(analysis, explain=args.explain))
-    if args.html:
+    if args.html == "-":
+        sys.stdout.write(html.render(analysis))
+    elif args.html:
         try:
             with open(args.html, "w", encoding="utf-8") as f:
                 f.write(html.render(analysis))
         except OSError as exc:
             raise BalloonOomError(f"{args.html}: cannot write the HTML page "
                                   f"({exc.strerror or exc})") from None
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0
 
 
@@ -94,18 +105,41 @@ def _is_collection(path: str) -> bool:
 
 
 def _cmd_features(args) -> int:
+    import json
+    import os
+
     from tabulate import tabulate
 
-    from .parsers.virtio_features import explain_features
+    from .parsers.virtio_features import describe_bit, parse_feature_arg
 
+    arg, source = args.string, None
+    if os.path.isfile(arg):  # a features file (sysfs copy in a report)
+        source = arg
+        try:
+            with open(arg, encoding="utf-8", errors="replace") as f:
+                lines = [ln.strip() for ln in f.read(4096).splitlines() if ln.strip()]
+        except OSError as exc:
+            raise BalloonOomError(f"features: {arg}: {exc.strerror or exc}") from None
+        if len(lines) != 1:
+            raise BalloonOomError(f"features: {arg}: expected one line of 0/1, found "
+                                  f"{len(lines)} lines")
+        arg = lines[0]
     try:
-        rows = explain_features(args.string)
+        bits, form = parse_feature_arg(arg)
     except ValueError as exc:
         raise BalloonOomError(f"features: {exc}") from None
+    rows = [(b, *describe_bit(b)) for b in bits]
+    if args.format == "json":
+        doc = {"input": args.string, "file": source, "form": form,
+               "value_hex": hex(sum(1 << b for b in bits)),
+               "deflate_on_oom": 2 in bits,
+               "bits": [{"bit": b, "name": n, "kind": k, "meaning": m} for b, n, k, m in rows]}
+        print(json.dumps(doc, indent=2))
+        return 0
     if not rows:
         print("no feature bits set")
         return 0
-    print(tabulate(rows, headers=["bit", "name", "meaning"]))
+    print(tabulate(rows, headers=["bit", "name", "kind", "meaning"]))
     return 0
 
 
@@ -125,8 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_analyze(sub)
-    p = sub.add_parser("features", help="decode a virtio features bit string")
-    p.add_argument("string", help="the content of /sys/bus/virtio/devices/virtioN/features")
+    p = sub.add_parser("features", help="decode virtio feature bits (string, hex, decimal, file)")
+    p.add_argument("string", metavar="FEATURES",
+                   help="the content of /sys/bus/virtio/devices/virtioN/features (64 or 128 "
+                        "characters), a hex (0x25) or decimal value, or a path to a features "
+                        "file")
+    p.add_argument("--format", choices=("table", "json"), default="table")
     p = sub.add_parser("sos", help="run the system's sos with the balloon plugin "
                                    "(e.g. balloon-oom sos report --batch -o balloon)",
                        add_help=False)

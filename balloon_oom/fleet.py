@@ -74,6 +74,8 @@ class FleetOptions:
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     debuginfo: Optional[Tuple[str, ...]] = None
+    #: Also render each report's HTML page (``--html DIR``), returned under ``"_html"``.
+    html: bool = False
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -165,7 +167,11 @@ def analyze_one(path: str, options: FleetOptions) -> Dict[str, Any]:
     try:
         analysis = analyze(path, debuginfo=list(options.debuginfo) if options.debuginfo else None,
                            thresholds=options.thresholds)
-        return document(analysis)
+        doc = document(analysis)
+        if options.html:
+            from .render import html
+            doc["_html"] = html.render(analysis)
+        return doc
     except BalloonOomError as exc:
         return error_result(path, str(exc))
     except MemoryError:
@@ -499,14 +505,26 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
         raise BalloonOomError(f"--jobs must be at least 1, not {jobs}")
     dask = getattr(args, "dask", None)
     fmt = getattr(args, "format", "table")
-    if getattr(args, "html", None) or getattr(args, "explain", False):
-        stderr.write("balloon-oom: --html and --explain apply to one report; "
-                     "ignored with several\n")
+    html_dir = getattr(args, "html", None)
+    if getattr(args, "explain", False):
+        stderr.write("balloon-oom: --explain applies to one report; ignored with several\n")
+    if html_dir == "-":
+        raise BalloonOomError("--html - writes one page; with several reports give a directory")
+    if html_dir:
+        try:
+            os.makedirs(html_dir, exist_ok=True)
+        except OSError as exc:
+            raise BalloonOomError(f"{html_dir}: cannot make the HTML directory "
+                                  f"({exc.strerror or exc})") from None
+        options = FleetOptions(thresholds=options.thresholds, debuginfo=options.debuginfo,
+                               html=True)
 
     inputs = expand_inputs(args.paths)
     reports = [i.path for i in inputs if i.error is None]
     summary = FleetSummary()
     progress = _Progress(len(reports), stderr)
+
+    dash_rows: List[Any] = []  # --html DIR: one small row per report
 
     def results() -> Iterator[Dict[str, Any]]:
         """Every input's result, in input order."""
@@ -515,7 +533,15 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
         else:
             analysed = run_local(reports, options, jobs=jobs, on_done=progress)
         for item in inputs:
-            yield error_result(item.path, item.error) if item.error else next(analysed)
+            result = error_result(item.path, item.error) if item.error else next(analysed)
+            page = result.pop("_html", None)
+            if html_dir:
+                from .render import dashboard
+                row = dashboard.dashboard_row(len(dash_rows) + 1, result, page is not None)
+                if page is not None:
+                    dashboard.write_page(html_dir, row.page, page)
+                dash_rows.append(row)
+            yield result
 
     guests: Dict[Tuple[str, str], List[str]] = {}
     docs: List[Dict[str, Any]] = []  # --format json only
@@ -546,6 +572,12 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
         stdout.write(render_reports_table(rows) + "\n\n" + render_summary(summary))
     for hint in same_guest_hints(guests):
         stderr.write(hint)
+    if html_dir:
+        from .render import dashboard
+        index = os.path.join(html_dir, "index.html")
+        dashboard.write_page(html_dir, "index.html", dashboard.render(dash_rows))
+        stderr.write(f"wrote {index} ({dashboard.rows_summary(dash_rows)}; one page per "
+                     "report beside it)\n")
     if summary.analysed:
         return 0
     why = f": {summary.failures[0][1]}" if summary.failures else ""

@@ -491,6 +491,75 @@ class Disagreement:
 
 
 @dataclass
+class BootRecord:
+    """A boot a kernel log shows (its boot ``Memory:`` line)."""
+
+    source: str
+    line: Optional[int] = None
+    #: Index of the boot in its log (0 = the first boot the log shows).
+    index: int = 0
+    monotonic: Optional[float] = None
+    #: Wall-clock prefix as printed, if any.
+    wallclock: Optional[str] = None
+    #: True when this is the boot the report was collected in.
+    current_boot: Optional[bool] = None
+    evidence: Optional[Evidence] = None
+
+
+@dataclass
+class WallClock:
+    """How this report's times map to the wall clock (see :mod:`balloon_oom.clock`)."""
+
+    #: The zone times are shown in: an IANA name, ``UTC``, or ``UTC+01:00``.
+    zone: str = "UTC"
+    #: Why this zone (the file or command output that shows it), or the assumption.
+    zone_basis: str = ""
+    #: False when the evidence does not show the guest's zone (UTC is assumed).
+    zone_known: bool = False
+    #: When the report was made, ISO 8601 with offset (None: unknown).
+    collected_at: Optional[str] = None
+    collected_basis: Optional[str] = None
+    #: When the current boot started (collection time - uptime), ISO 8601.
+    booted_at: Optional[str] = None
+
+
+@dataclass
+class TimelineEntry:
+    """One dated thing the evidence shows: a boot, an OOM, a balloon message or size."""
+
+    #: ``boot`` | ``oom`` | ``signature`` | ``balloon-size`` | ``collection``
+    kind: str
+    #: ISO 8601 with offset; None when the evidence gives no date.
+    at: Optional[str] = None
+    #: How ``at`` was obtained (log stamp, collection time - uptime + monotonic, ...).
+    at_basis: Optional[str] = None
+    #: Seconds between this and the collection (positive: before it).
+    before_collection_seconds: Optional[float] = None
+    #: Seconds since boot as printed, if any.
+    monotonic: Optional[float] = None
+    #: The log's own time stamp as printed (e.g. a syslog stamp without a year).
+    stamp: Optional[str] = None
+    text: str = ""
+    #: OOM events: the event's number (1-based, as in the events table).
+    oom: Optional[int] = None
+    balloon_bytes: Optional[int] = None
+    evidence: Optional[Evidence] = None
+
+
+@dataclass
+class Recommendation:
+    """What to change, named as the hypervisor names the setting, and why."""
+
+    #: ``qemu`` | ``libvirt`` | ``proxmox`` | ``hyperv`` | ``vmware`` | ``xen`` | ``host`` |
+    #: ``guest`` | ``collect``
+    platform: str
+    setting: str
+    action: str
+    #: The finding this follows from.
+    finding: str
+
+
+@dataclass
 class Analysis:
     """Everything known about one guest; the JSON output is this, serialised."""
 
@@ -511,6 +580,17 @@ class Analysis:
     schema_version: int = SCHEMA_VERSION
     #: Kernel logs read (report-relative paths): none means ``no-log``.
     kernel_logs: List[str] = field(default_factory=list)
+    #: Boots the kernel logs show (for the timeline).
+    boots: List[BootRecord] = field(default_factory=list)
+    #: How times map to the wall clock: the zone, the collection time (ISO 8601).
+    clock: WallClock = field(default_factory=WallClock)
+    #: Boots, OOM events, balloon messages and sizes, in order, dated.
+    timeline: List[TimelineEntry] = field(default_factory=list)
+    #: The one-paragraph answer (what, when, balloon size, verdict and why, what to do).
+    summary: Optional[str] = None
+    recommendations: List[Recommendation] = field(default_factory=list)
+    #: The guest's host name (``hostname`` output, ``etc/hostname``), if the source shows it.
+    hostname: Optional[str] = None
 
 
 def to_jsonable(obj: Any) -> Any:

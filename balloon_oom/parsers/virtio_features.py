@@ -31,11 +31,14 @@ __all__ = [
     "FEATURE_NAMES",
     "TRANSPORT_BITS",
     "VirtioFeatures",
+    "bit_kind",
     "bits_of_int",
     "decode_bits",
     "decode_string",
+    "describe_bit",
     "explain_features",
     "parse_device_features",
+    "parse_feature_arg",
     "parse_features",
 ]
 
@@ -63,6 +66,7 @@ TRANSPORT_BITS: Dict[int, str] = {
     27: "ANY_LAYOUT",
     28: "RING_INDIRECT_DESC",
     29: "RING_EVENT_IDX",
+    30: "BAD_FEATURE",
     32: "VERSION_1",
     33: "ACCESS_PLATFORM",
     34: "RING_PACKED",
@@ -90,6 +94,7 @@ FEATURE_MEANINGS: Dict[int, str] = {
     27: "legacy: any descriptor layout accepted",
     28: "indirect descriptors",
     29: "used/available event index suppression",
+    30: "legacy: never offered by a device; a driver that acks it is broken",
     32: "virtio 1.0 (modern) device",
     33: "device DMA goes through the platform IOMMU",
     34: "packed virtqueue layout",
@@ -103,6 +108,66 @@ FEATURE_MEANINGS: Dict[int, str] = {
 }
 
 _UNNAMED_MEANING = "not a balloon or transport bit this tool knows"
+
+
+def bit_kind(bit: int) -> str:
+    """What the virtio spec reserves a feature bit for (virtio 1.3, 2.2 "Feature Bits").
+
+    >>> [bit_kind(b) for b in (2, 30, 45, 60, 130)]
+    ['device', 'transport', 'reserved', 'device', 'reserved']
+    """
+    if 0 <= bit <= 23 or 50 <= bit <= 127:
+        return "device"
+    if 24 <= bit <= 41:
+        return "transport"
+    return "reserved"
+
+
+def describe_bit(bit: int) -> Tuple[str, str, str]:
+    """``(name, kind, meaning)`` of one bit; unnamed bits say which range they are in.
+
+    Bit 7, set in a real Firecracker / Linux 6.18 guest's negotiated features, has no
+    name in the virtio spec nor in the kernel's uapi ``virtio_balloon.h`` /
+    ``virtio_config.h`` (balloon bits stop at 5, REPORTING).
+
+    >>> describe_bit(7)
+    ('bit 7', 'device', 'balloon device-type bit with no name in the virtio spec or the kernel headers')
+    """
+    kind = bit_kind(bit)
+    if bit in FEATURE_NAMES:
+        return FEATURE_NAMES[bit], kind, FEATURE_MEANINGS.get(bit, _UNNAMED_MEANING)
+    meaning = {
+        "device": "balloon device-type bit with no name in the virtio spec or the kernel headers",
+        "transport": "transport bit (24-41) with no name in the virtio spec or the kernel headers",
+        "reserved": "reserved by the virtio spec for future extensions (42-49, 128 and up)",
+    }[kind]
+    return f"bit {bit}", kind, meaning
+
+
+def parse_feature_arg(arg: str) -> Tuple[List[int], str]:
+    """Set bits of what a user typed: a 64/128-character sysfs string, ``0x25``, or ``37``.
+
+    Returns ``(bits, form)``; ``form`` is ``string``, ``hex`` or ``decimal``.  A bit
+    string of 64 or 128 characters is never read as a number.
+
+    >>> parse_feature_arg("0x25"), parse_feature_arg("37")
+    (([0, 2, 5], 'hex'), ([0, 2, 5], 'decimal'))
+    >>> parse_feature_arg("0110" + "0" * 60)
+    ([1, 2], 'string')
+    """
+    text = arg.strip()
+    if len(text) in (64, 128) and set(text) <= {"0", "1"}:
+        return _string_bits(text), "string"
+    low = text.lower()
+    if low.startswith("0x") and len(low) > 2 and all(c in "0123456789abcdef" for c in low[2:]):
+        return bits_of_int(int(low, 16)), "hex"
+    if text and set(text) <= {"0", "1"} and (len(text) >= 16 or text.startswith("0")) \
+            and text != "0":
+        return _string_bits(text), "string"  # a bit string of the wrong length: say so
+    if text.isascii() and text.isdigit():
+        return bits_of_int(int(text)), "decimal"
+    raise ValueError(f"{arg[:80]!r} is neither a 64/128-character bit string, a hex value "
+                     "(0x25) nor a decimal")
 
 
 def _name(bit: int) -> str:

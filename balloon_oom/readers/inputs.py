@@ -133,11 +133,20 @@ def _notes(data: bytes, end: str, names: set, types: set) -> None:
             types.add(ntype)
 
 
+#: What to install for a vmcore (drgn is an extra: the light install reads reports and logs).
+VMCORE_EXTRA = "pip install 'balloon-oom[vmcore]'"
+
+
 def collect_vmcore(path: str, debuginfo: Optional[List[str]]) -> Collected:
     """A vmcore through drgn: its figures and its own kernel log."""
     why = kernel_core(path) if sniff.kind_of(_head(Path(path))) == "elf" else None
     if why is not None:
         raise InputError(f"{path}: not a kernel vmcore ({why})")
+    try:
+        import drgn  # noqa: F401
+    except ImportError:
+        raise InputError(f"{path}: a vmcore; reading one needs drgn, which is not installed: "
+                         f"{VMCORE_EXTRA}") from None
     from .vmcore import read_vmcore
 
     snap = read_vmcore(str(path), debuginfo)

@@ -244,8 +244,8 @@ def _open_compressed(path: Path) -> BinaryIO:
 
             return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
         except ImportError:
-            raise InputError(f"{path}: zstd-compressed; install zstd or the zstandard "
-                             "module") from None
+            raise InputError(f"{path}: zstd-compressed; install the zstd program, or "
+                             "pip install 'balloon-oom[zstd]' (the zstandard module)") from None
     return open(path, "rb")
 
 

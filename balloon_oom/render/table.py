@@ -10,7 +10,9 @@ from typing import Dict, List, Optional
 
 from tabulate import tabulate
 
-from ..model import Analysis, Balloon, OomEvent
+import textwrap
+
+from ..model import Analysis, Balloon, OomEvent, TimelineEntry
 
 _MIB = 1024 * 1024
 
@@ -61,13 +63,49 @@ def bar(picture: Dict[str, int], width: int = 60) -> str:
     return "".join(chars[k] * cells[k] for k, _, _ in PICTURE_PARTS)
 
 
-def _event_when(ev: OomEvent) -> str:
+def event_at(analysis: Analysis, number: int) -> Optional[TimelineEntry]:
+    """The timeline entry of OOM event ``number`` (1-based)."""
+    for e in analysis.timeline:
+        if e.kind == "oom" and e.oom == number:
+            return e
+    return None
+
+
+def _event_when(ev: OomEvent, entry: Optional[TimelineEntry] = None) -> str:
     parts = []
-    if ev.wallclock:
+    if entry is not None and entry.at:
+        parts.append(entry.at)
+    elif ev.wallclock:
         parts.append(ev.wallclock)
     if ev.monotonic is not None:
         parts.append(f"{ev.monotonic:.3f}s")
     return " / ".join(parts) or "-"
+
+
+def ago(seconds: Optional[float]) -> str:
+    """``1 s before collection``; ``-`` when unknown."""
+    from ..answer import duration
+
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        return f"{duration(-seconds)} after the collection started"
+    return f"{duration(seconds)} before collection"
+
+
+def timeline_rows(analysis: Analysis) -> List[List[str]]:
+    """When, how long before collection, what, and how the date was obtained."""
+    return [[e.at or (f"{e.stamp} (year unknown)" if e.stamp and "year is unknown"
+                      in (e.at_basis or "") else "unknown"),
+             ago(e.before_collection_seconds) if e.before_collection_seconds else
+             ("at collection" if e.before_collection_seconds == 0 else "-"),
+             e.kind, e.text, e.at_basis or "-"] for e in analysis.timeline]
+
+
+def clock_line(analysis: Analysis) -> str:
+    """``times in UTC (assumed: …)`` or ``times in Europe/Berlin (etc/localtime …)``."""
+    c = analysis.clock
+    return f"times in {c.zone} ({c.zone_basis})"
 
 
 def _victim(ev: OomEvent) -> str:
@@ -98,6 +136,9 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
     out: List[str] = []
     verdict = analysis.verdict or "-"
     out.append(f"VERDICT: {verdict}")
+    if analysis.summary:
+        out.extend(textwrap.wrap(analysis.summary, width=100))
+        out.append("")
     src = analysis.source
     out.append(f"source: {src.kind.value} {src.path}")
     facts = [f"kernel {analysis.kernel.release or '?'}",
@@ -107,6 +148,7 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
     if analysis.uptime_seconds is not None:
         facts.append(f"uptime {analysis.uptime_seconds:.0f} s")
     out.append(", ".join(facts))
+    out.append(clock_line(analysis))
     for i, (ev, v) in enumerate(zip(analysis.oom_events, analysis.verdicts), 1):
         out.append(f"  OOM #{i}: {v.verdict} ({v.confidence} confidence)")
         for reason in v.reasons:
@@ -116,7 +158,8 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
     if analysis.oom_events:
         rows = []
         for i, (ev, v) in enumerate(zip(analysis.oom_events, analysis.verdicts), 1):
-            rows.append([i, _event_when(ev), ev.trigger_comm or "-", _constraint(ev),
+            rows.append([i, _event_when(ev, event_at(analysis, i)), ev.trigger_comm or "-",
+                         _constraint(ev),
                          ev.order if ev.order is not None else "-", _victim(ev),
                          ("<= " if v.balloon_upper_bound else "") + mib(v.balloon_bytes_at_oom),
                          v.verdict, v.confidence])
@@ -154,6 +197,15 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
         out.append("")
     else:
         out.append("No OOM events in the kernel logs found.")
+        out.append("")
+
+    if analysis.timeline:
+        out.append("Timeline")
+        rows = timeline_rows(analysis)
+        if not explain:
+            rows = [r[:4] for r in rows]
+        out.append(tabulate(rows, headers=["when", "", "what", "detail", "dated by"][:len(rows[0])],
+                            disable_numparse=True))
         out.append("")
 
     out.append("Balloons")

@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The one-paragraph answer and its recommendations, from real samples and logs."""
+
+import pytest
+
+from balloon_oom.analysis import analyze
+from balloon_oom.answer import decisive_event, recommendations
+from tests.test_samples import SAMPLES
+from tests.test_timeline import XEN, _tree, needs_xen
+
+
+def test_contributed_virtio_without_deflate_on_oom():
+    a = analyze(str(SAMPLES / "kvm-deflate-off"))
+    s = a.summary
+    assert s.startswith("The guest ran out of memory once. It happened at "
+                        "2026-11-26T06:40:16.941+00:00 (the guest's zone is not in the report: "
+                        "UTC assumed), 0.1 s before the report was collected")
+    assert "the kernel killed hog (pid 112, RSS 170.0 MiB)" in s
+    assert "The virtio balloon held 256.0 MiB (50% of the guest's 511.5 MiB)" in s
+    assert "Verdict: contributed (high confidence), because the balloon held 256.0 MiB" in s
+    settings = [r.setting for r in a.recommendations]
+    assert settings == ["<memballoon model='virtio' autodeflate='on'/>",
+                        "-device virtio-balloon-pci,deflate-on-oom=on", "balloon: <MiB>",
+                        "host memory overcommit"]
+    assert all("DEFLATE_ON_OOM is not negotiated" in r.finding for r in a.recommendations[:2])
+    assert "autodeflate='on'" in s and "deflate-on-oom=on" in s
+
+
+def test_not_contributed_gives_no_balloon_recommendation():
+    a = analyze(str(SAMPLES / "kvm-deflate-on"))
+    assert a.verdict == "not-contributed"
+    assert a.recommendations == []
+    assert "held at most 8.9 MiB" in a.summary
+    assert a.summary.endswith("What to do: nothing on the balloon side; the guest needs more "
+                              "memory than it has, or the workload less.")
+
+
+def test_no_oom():
+    a = analyze(str(SAMPLES / "vmware-new"))
+    assert a.summary == ("No OOM killer event in the kernel logs in this report (collected "
+                         f"{a.clock.collected_at}): there is nothing to attribute to the "
+                         "balloon. Balloon at collection: vmw_balloon 512.0 MiB.")
+
+
+@needs_xen
+def test_four_ooms_name_the_decisive_one(tmp_path):
+    a = analyze(str(_tree(tmp_path / "r", date="Fri Mar  5 12:00:00 UTC 2021")))
+    number, ev, v = decisive_event(a)
+    assert v.verdict == a.verdict
+    assert a.summary.startswith(f"The guest ran out of memory 4 times. OOM #{number}, which "
+                                "decides the verdict, came at 2021-03-02T")
+    assert "3 days 3 h before the report was collected" in a.summary
+    assert f"Verdict: {a.verdict} ({v.confidence} confidence), because " in a.summary
+    # whatever the verdict engine says, every recommendation has its finding
+    assert all(r.finding for r in a.recommendations)
+
+
+def test_memcg_oom_recommends_the_cgroup_limit():
+    from balloon_oom.model import Analysis, EventVerdict, OomEvent, Source, SourceKind
+    a = Analysis(source=Source(SourceKind.SOSREPORT, "x"))
+    a.oom_events = [OomEvent(source="dmesg", line=1, constraint="memcg", memcg="/kubepods/pod1")]
+    a.verdicts = [EventVerdict("not-contributed", "high")]
+    recs = recommendations(a)
+    assert [r.platform for r in recs] == ["guest"]
+    assert "memory.max" in recs[0].setting and "/kubepods/pod1" in recs[0].finding
+
+
+def test_undetermined_recommends_collecting_again():
+    from balloon_oom.model import Analysis, EventVerdict, OomEvent, Source, SourceKind
+    a = Analysis(source=Source(SourceKind.SOSREPORT, "x"))
+    a.oom_events = [OomEvent(source="dmesg", line=1, constraint="global")]
+    a.verdicts = [EventVerdict("undetermined", "low")]
+    assert [r.platform for r in recommendations(a)] == ["collect"]
+
+
+@needs_xen
+def test_balloon_messages_without_balloon_state_are_named(tmp_path):
+    a = analyze(str(_tree(tmp_path / "r", date="Fri Mar  5 12:00:00 UTC 2021")))
+    if a.balloons:
+        pytest.skip("a balloon is now found from the log alone")
+    assert ("The kernel log shows balloon driver messages (xen_balloon) but the report holds no "
+            "balloon state, so what the balloon held then is unknown.") in a.summary
