@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from .model import Analysis, Driver, EventVerdict, OomEvent, Recommendation, TimelineEntry
+from .sosrun import COLLECT_INSTRUCTION
 from .timeline import build_timeline
 
 __all__ = ["decisive_event", "duration", "finish", "recommendations", "summary"]
@@ -161,6 +162,12 @@ def recommendations(analysis: Analysis) -> List[Recommendation]:
             f"raise cgroup {ev.memcg or '?'}'s memory.max (v2) / memory.limit_in_bytes (v1), "
             "or reduce what runs in it",
             f"OOM in cgroup {ev.memcg or '?'}: the cgroup hit its own limit"))
+    if analysis.verdict == "no-log":
+        out.append(Recommendation(
+            "collect", "the kernel log",
+            f"collect again with the kernel log ({COLLECT_INSTRUCTION}), or add the guest's "
+            "/var/log/messages or journal with --same-guest",
+            "no kernel log was read, so an OOM can be neither seen nor ruled out"))
     if any(v.verdict == "undetermined" for v in analysis.verdicts):
         out.append(Recommendation(
             "collect", "balloon-oom sos report --batch -o balloon",
@@ -170,10 +177,28 @@ def recommendations(analysis: Analysis) -> List[Recommendation]:
     return out
 
 
+def no_events_line(analysis: Analysis) -> str:
+    """What the renderers say where the OOM events table would be."""
+    if analysis.verdict == "no-log":
+        return ("No kernel log was read: OOM events can be neither seen nor ruled out "
+                "(no dmesg, journal, messages or vmcore log in this source).")
+    return "No OOM events in the kernel logs found."
+
+
 def summary(analysis: Analysis) -> str:
     """The one-paragraph answer (needs :attr:`Analysis.timeline`)."""
     verdict = analysis.verdict or "undetermined"
     recs = analysis.recommendations
+    if not analysis.oom_events and verdict == "no-log":
+        text = ("No kernel log was read from this source (no dmesg, journal, messages or vmcore "
+                "log), so an OOM can be neither seen nor ruled out. What to do: collect again "
+                f"with the kernel log ({COLLECT_INSTRUCTION}), or hand the guest's "
+                "/var/log/messages, journal export or dmesg beside this report with --same-guest.")
+        if analysis.balloons:
+            held = ", ".join(f"{b.driver.value} {_mib(b.inflated_bytes)}"
+                             for b in analysis.balloons)
+            text += f" Balloon at collection: {held}."
+        return text
     if not analysis.oom_events:
         where = (f"the kernel logs in this report (collected {analysis.clock.collected_at})"
                  if analysis.clock.collected_at else "the kernel logs in this report")

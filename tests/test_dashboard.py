@@ -28,7 +28,7 @@ def test_index_and_pages(tmp_path):
     out, proc = _run(tmp_path, SAMPLES / "kvm-deflate-off", SAMPLES / "kvm-deflate-on",
                      SAMPLES / "xen", bad)
     assert proc.stderr.splitlines()[-1] == (
-        f"wrote {out}/index.html (4 reports: 1 contributed, 1 not-contributed, 1 no-oom, "
+        f"wrote {out}/index.html (4 reports: 1 contributed, 1 no-log, 1 not-contributed, "
         "1 error; one page per report beside it)")
     assert sorted(p.name for p in out.iterdir()) == [
         "001-kvm-deflate-off.html", "002-kvm-deflate-on.html", "003-xen.html", "index.html"]

@@ -77,7 +77,7 @@ def test_page_units_yes_no_header_and_folded_detail(tmp_path):
     assert "total 511.5 MiB" in page and "balloon 256.0 MiB (50.0 %)" in page
     plain = page.index("How the balloon's size is worked out.")
     fold = page.index("<details><summary>Kernel detail")
-    assert plain < fold < page.index("pages reserved at the OOM 79374 - baseline 13838")
+    assert plain < fold < page.index("pages reserved at the OOM 79374 - 13838 = 65536 pages")
     assert "<h2>Timeline</h2>" in page
     # this tree has no collection time or uptime: no wall clock, and the page says why
     assert "It happened 8.352 s after a boot (wall clock unknown: no collection time or uptime)" \

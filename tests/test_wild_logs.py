@@ -24,25 +24,11 @@ CASES = sorted(p.name[:-len(".expected.json")] for p in WILD.glob("*.expected.js
 
 pytestmark = pytest.mark.skipif(not CASES, reason=f"{WILD} is missing")
 
-#: Cases whose events (victim pid or constraint) are not all found yet, and why.
-EVENTS_XFAIL = {
-    "ml-virt-hildenbrand-5.4-next-virtio-balloon-migration-oom":
-        "needs indented (two-space, mail-quoted) report lines parsed: the constraint of the "
-        "indented report is lost (issue 11, parsing side)",
-}
-#: Cases whose verdict is not the expected one yet, and why.
-VERDICT_XFAIL = {
-    "fs-aws-ec2-xen-hvm-rhel8.3-messages-4oom":
-        "needs the verdict to judge a MemTotal-reducing Xen balloon from pages reserved minus "
-        "the boot baseline when no balloon driver file was collected (both reach the model: "
-        "55757 = 55757 pages, see test_xen_baseline_reaches_the_model) (issue 12)",
-    "fs-vmware-rhel6-vmcore-dmesg-panic_on_oom":
-        "needs the 2.6.32-era 'Freeing … memory: NNNk freed' lines in the boot baseline and a "
-        "VMware balloon bounded by the report's unaccounted pages without driver files (issue 12)",
-    "gh-openstack-nova-5.4-forkbomb-kmem-global-oom":
-        "needs the verdict to call a global OOM with most memory free (free:30149832 pages) "
-        "not-contributed without balloon state (issue 12)",
-}
+#: Cases whose events (victim pid or constraint) are not all found yet, and why
+#: (each a strict xfail: empty now, the parsing side of issue 11 landed).
+EVENTS_XFAIL: dict = {}
+#: Cases whose verdict is not the expected one yet, and why (empty: issue 12 landed).
+VERDICT_XFAIL: dict = {}
 
 
 def _expected(case: str) -> dict:

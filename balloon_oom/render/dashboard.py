@@ -22,8 +22,9 @@ from .table import mib
 __all__ = ["DashboardRow", "VERDICT_COLOURS", "dashboard_row", "page_name", "render"]
 
 VERDICT_COLOURS = {"contributed": "#d62728", "not-contributed": "#2ca02c",
-                   "undetermined": "#999999", "no-oom": "#c7c7c7", "error": "#444444"}
-_ORDER = ("contributed", "undetermined", "not-contributed", "no-oom", "error")
+                   "undetermined": "#999999", "no-log": "#b0b0b0", "no-oom": "#c7c7c7",
+                   "error": "#444444"}
+_ORDER = ("contributed", "undetermined", "no-log", "not-contributed", "no-oom", "error")
 
 
 def page_name(index: int, path: str) -> str:

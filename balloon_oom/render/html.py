@@ -15,7 +15,7 @@ import html
 from typing import Dict, List, Optional, Sequence
 
 from .. import __version__
-from ..answer import accounting_plain
+from ..answer import accounting_plain, no_events_line
 from ..model import Analysis
 from .table import PICTURE_PARTS, ago, event_at, mib, timeline_rows, when_collected
 
@@ -36,8 +36,8 @@ h1 { font-size: 1.4em; margin-bottom: .2em; } h2 { font-size: 1.15em; margin-top
            margin-bottom: .5em; }
 .contributed .verdict, .verdict.contributed { background: #fbe3e3; }
 .not-contributed .verdict, .verdict.not-contributed { background: #e3f4e3; }
-.undetermined .verdict, .no-oom .verdict,
-.verdict.undetermined, .verdict.no-oom { background: #eee; }
+.undetermined .verdict, .no-oom .verdict, .no-log .verdict,
+.verdict.undetermined, .verdict.no-oom, .verdict.no-log { background: #eee; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; font-size: .9em;
          vertical-align: top; }
@@ -187,7 +187,7 @@ def render(analysis: Analysis, generated: Optional[str] = None) -> str:
                 out.append("<pre>" + _e("\n".join(str(e) for e in ev.evidence)) + "</pre>")
             out.append("</details>")
     if not a.oom_events:
-        out.append("<p>No OOM events in the kernel logs found.</p>")
+        out.append(f"<p>{_e(no_events_line(a))}</p>")
     if a.timeline:
         out.append("<h2>Timeline</h2>")
         out.append(table(["when", "", "what", "detail"], [r[:4] for r in timeline_rows(a)],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import List, Sequence
 
 from .. import __version__
+from ..answer import no_events_line
 from ..model import Analysis
 from .table import PICTURE_PARTS, ago, event_at, mib, timeline_rows, when_collected
 
@@ -105,7 +106,7 @@ def render(analysis: Analysis) -> str:
                     + [["**total**", f"**{mib(total)}**", "**100.0 %**"]], right=[1, 2]))
                 out.append("")
     else:
-        out += ["No OOM events in the kernel logs found.", ""]
+        out += [no_events_line(a), ""]
     if a.timeline:
         out.append("### Timeline")
         out.append("")

@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 import textwrap
 
+from ..answer import no_events_line
 from ..model import Analysis, Balloon, OomEvent, TimelineEntry
 
 _MIB = 1024 * 1024
@@ -196,7 +197,7 @@ def render(analysis: Analysis, explain: bool = False, color: bool = False) -> st
                     out.append(f"    {line}")
         out.append("")
     else:
-        out.append("No OOM events in the kernel logs found.")
+        out.append(no_events_line(analysis))
         out.append("")
 
     if analysis.timeline:
