@@ -17,6 +17,7 @@ by line, in constant memory per event whatever the log's size.
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -309,9 +310,13 @@ _PREFILTERS: Dict[tuple, "Prefilter"] = {}
 
 
 def _prefilter(engine: str = "auto") -> "Prefilter":
-    """The block prefilter for the needles as they are now (built once)."""
+    """The block prefilter for the needles as they are now (built once).
+    ``$BALLOON_OOM_PREFILTER`` (``python`` or ``hyperscan``) overrides
+    ``auto``: the benchmark measures both engines that way."""
     from balloon_oom.readers.prefilter import Prefilter
 
+    if engine == "auto":
+        engine = os.environ.get("BALLOON_OOM_PREFILTER", "auto")
     key = (ALWAYS_NEEDLES, BOOT_NEEDLES, engine)
     pf = _PREFILTERS.get(key)
     if pf is None:
