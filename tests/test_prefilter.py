@@ -64,6 +64,7 @@ def test_engines_agree_on_real_logs(path):
     block = _whole_lines(path.read_bytes())
     a, b = py.scan(block), hs.scan(block)
     assert (a.needles, a.boot, a.continued) == (b.needles, b.boot, b.continued)
+    assert b.lines == block.count(b"\n")
 
 
 @native
@@ -75,6 +76,7 @@ def test_engines_agree_on_random_mixes(parts):
     block = b"\n".join(p if isinstance(p, bytes) else b"" for p in parts) + b"\n"
     a, b = py.scan(block), hs.scan(block)
     assert (a.needles, a.boot, a.continued) == (b.needles, b.boot, b.continued)
+    assert b.lines == block.count(b"\n")
 
 
 @native
@@ -83,6 +85,19 @@ def test_native_stamp_hint_never_misses_a_stamp():
     assert hs.scan(b"[   12.345678] x\n").maybe_stamped
     assert hs.scan(b"Nov 26 05:27:25 vm kernel: [\xd9\xa3.\xd9\xa3] x\n").maybe_stamped
     assert not hs.scan(b"Nov 26 05:27:25 vm sshd[123]: from 10.1.2.3 port 22\n").maybe_stamped
+
+
+@native
+@pytest.mark.parametrize("block", [
+    b"Nov 26 00:00:01 h a: x\nNov 26 00:00:02 h a: y\nNot a stamp\nNov 26 00:00:03 h a: z\n",
+    b"Nov 26 23:59:59 h a: x\nNov 27 00:00:00 h a: y\nNov 27 00:00:01 h a: z\n",
+    b"[ 1.0] a\n\n\n[ 2.0] b\n\n", b"\n\n\n", b"x\r\n\r\n\r\n", b"MESSAGE=a\nMEMORY=b\nM\n",
+])
+def test_native_continuations_and_line_count_on_edge_blocks(block):
+    py, hs = _engines()
+    a, b = py.scan(block), hs.scan(block)
+    assert a.continued == b.continued
+    assert b.lines == block.count(b"\n")
 
 
 def test_needles_are_data():

@@ -338,9 +338,10 @@ def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: 
     """
     end = len(block)
     rfind = block.rfind
+    last = rfind(b"\n", 0, end - 1) + 1
     wanted = set(hits.needles)
     wanted.add(0)
-    wanted.add(rfind(b"\n", 0, end - 1) + 1)
+    wanted.add(last)
     for start in hits.continued:
         wanted.add(start)
         wanted.add(rfind(b"\n", 0, start - 1) + 1)
@@ -349,6 +350,7 @@ def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: 
     ncands, nboots = len(cands), len(boots)
     ci = bi = 0
     pos = 0
+    done = 0  # lines of the block skipped or fed so far
     count, find = block.count, block.find
     while pos < end:
         if not scanner.in_report:
@@ -360,7 +362,11 @@ def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: 
             if bi < nboots and boots[bi] < nxt and base + boots[bi] < boot_until:
                 nxt = boots[bi]
             if nxt > pos:
-                scanner.skip(count(b"\n", pos, nxt))
+                # Up to the last line: the engine's line count says how many, no count pass.
+                n = (hits.lines - done - 1 if nxt == last and hits.lines is not None
+                     else count(b"\n", pos, nxt))
+                scanner.skip(n)
+                done += n
                 pos = nxt
                 if pos >= end:
                     break
@@ -369,6 +375,7 @@ def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: 
         if b"Linux version" in line:
             boot_until = max(boot_until, base + nl + BOOT_WINDOW)
         scanner.feed(line[:max_line])
+        done += 1
         pos = nl + 1
     return boot_until
 
@@ -405,7 +412,10 @@ def scan_stream(stream: BinaryIO, source: str, max_line: int = 64 * 1024,
                     scanner.feed(line)
                 return scanner.close()
             continue
-        block = tail + chunk[:cut + 1] if tail else chunk[:cut + 1]
+        if cut + 1 == len(chunk):
+            block = tail + chunk if tail else chunk
+        else:  # one copy: the start of the next line goes to the tail
+            block = b"".join((tail, memoryview(chunk)[:cut + 1]))
         tail = chunk[cut + 1:]
         if b"\x00" in block or (b"\r" in block and
                                  block.count(b"\r") != block.count(b"\r\n")):

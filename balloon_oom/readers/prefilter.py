@@ -52,6 +52,7 @@ __all__ = [
 _NEW_LINE = (rb"\r?\n|[\[{]|<[0-9]|-- |[A-Z][a-z]{2} [ 0-9][0-9] |[A-Z_][A-Z0-9_]*=|"
              rb"[0-9]{4}-[0-9]")
 _CONTINUED = re.compile(rb"\n(?!" + _NEW_LINE + rb")")
+_NEW_LINE_AT = re.compile(_NEW_LINE)
 
 #: Lines whose message bytes a search cannot see: ``journalctl -o json``
 #: prints a MESSAGE that is not valid UTF-8 as a list of byte values.
@@ -75,6 +76,8 @@ class BlockHits(NamedTuple):
     #: False when the block certainly holds no printk time stamp
     #: (:data:`STAMP_TAIL`); True when it may.
     maybe_stamped: bool = True
+    #: Lines in the block, when the engine counted them on the way (else None).
+    lines: Optional[int] = None
 
 
 def continued_lines(block: bytes) -> List[int]:
@@ -106,7 +109,7 @@ class _PythonEngine:
     def __init__(self, groups: Sequence[Sequence[bytes]]) -> None:
         self._groups = [tuple(g) for g in groups]
 
-    def ends(self, block: bytes) -> Tuple[List[List[int]], bool]:
+    def ends(self, block: bytes) -> Tuple[List[List[int]], List[int], bool, Optional[int]]:
         out = []
         find = block.find
         for group in self._groups:
@@ -120,7 +123,7 @@ class _PythonEngine:
                         break
                     i = find(needle, nl + 1)
             out.append(ends)
-        return out, True
+        return out, continued_lines(block), True, None
 
 
 def _on_match(ident: int, start: int, end: int, flags: int, context) -> None:
@@ -133,36 +136,73 @@ def _literal(needle: bytes) -> bytes:
 
 
 class _HyperscanEngine:
-    """Every needle of every group, and :data:`STAMP_TAIL` (first match only),
-    in one Hyperscan pass."""
+    """Every needle of every group, :data:`STAMP_TAIL` (first match only) and
+    the lines not starting with the byte most lines start with, in one
+    Hyperscan pass.
+
+    That byte ``c`` (the first of the block's last line) also gives the
+    line count without a per-byte count of newlines: one
+    ``bytes.count(b"\\n" + c)`` (which skips) plus the lines found not
+    starting with ``c``.  Those few lines are checked against the log-line
+    prefixes one by one; the ``c`` lines are new log lines when ``c`` is a
+    bracket, or when as many start with the last line's whole prefix
+    (``Nov 26 ``); else :func:`continued_lines` decides, as the Python engine.
+    """
 
     name = "hyperscan"
 
     def __init__(self, groups: Sequence[Sequence[bytes]]) -> None:
         import hyperscan  # type: ignore
 
+        self._hs = hyperscan
+        self._patterns: List[bytes] = []
         self._group_of: List[int] = []
-        patterns: List[bytes] = []
         for g, group in enumerate(groups):
             for needle in group:
-                patterns.append(_literal(needle))
+                self._patterns.append(_literal(needle))
                 self._group_of.append(g)
         self._ngroups = len(groups)
-        self._stamp = len(patterns)
-        patterns.append(STAMP_TAIL)
-        flags = [0] * self._stamp + [hyperscan.HS_FLAG_SINGLEMATCH]
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(expressions=patterns, ids=list(range(len(patterns))),
-                         elements=len(patterns), flags=flags)
+        self._stamp = len(self._patterns)
+        self._other = self._stamp + 1
+        self._dbs: dict = {}
+        self._db(b"[")  # fail here, not on the first block, if Hyperscan cannot run
 
-    def ends(self, block: bytes) -> Tuple[List[List[int]], bool]:
-        per_pattern: List[List[int]] = [[] for _ in range(self._stamp + 1)]
-        self._db.scan(block, match_event_handler=_on_match, context=per_pattern)
+    def _db(self, first: bytes):
+        db = self._dbs.get(first)
+        if db is None:
+            hs = self._hs
+            patterns = self._patterns + [STAMP_TAIL, b"\\n[^" + _literal(first) + b"]"]
+            flags = [0] * self._stamp + [hs.HS_FLAG_SINGLEMATCH, 0]
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(expressions=patterns, ids=list(range(len(patterns))),
+                       elements=len(patterns), flags=flags)
+            if len(self._dbs) > 16:
+                self._dbs.clear()
+            self._dbs[first] = db
+        return db
+
+    def ends(self, block: bytes) -> Tuple[List[List[int]], List[int], bool, Optional[int]]:
+        last = block.rfind(b"\n", 0, len(block) - 1) + 1
+        first = block[last:last + 1]
+        if first in (b"", b"\n", b"\r"):  # "\n\n" overlaps itself: count() would miss some
+            first = b"["
+        per_pattern: List[List[int]] = [[] for _ in range(self._other + 1)]
+        self._db(first).scan(block, match_event_handler=_on_match, context=per_pattern)
         out: List[List[int]] = [[] for _ in range(self._ngroups)]
         for ident in range(self._stamp):
             if per_pattern[ident]:
                 out[self._group_of[ident]].extend(per_pattern[ident])
-        return out, bool(per_pattern[self._stamp])
+        others = [e - 1 for e in per_pattern[self._other]]
+        with_first = block.count(b"\n" + first)
+        lines = 1 + with_first + len(others)
+        match = _NEW_LINE_AT.match
+        continued = [s for s in others if not match(block, s)]
+        if with_first and first not in (b"[", b"{"):
+            head = match(block, last)
+            if head is None or not head.group() or \
+                    block.count(b"\n" + head.group()) != with_first:
+                continued = continued_lines(block)
+        return out, continued, bool(per_pattern[self._stamp]), lines
 
 
 def native_available() -> bool:
@@ -203,6 +243,7 @@ class Prefilter:
 
     def scan(self, block: bytes) -> BlockHits:
         """The hits of ``block`` (whole ``\\n``-terminated lines)."""
-        (needle_ends, boot_ends), stamped = self.engine.ends(block)  # type: ignore
+        (needle_ends, boot_ends), continued, stamped, lines = \
+            self.engine.ends(block)  # type: ignore[attr-defined]
         return BlockHits(_line_starts(block, needle_ends), _line_starts(block, boot_ends),
-                         continued_lines(block), stamped)
+                         continued, stamped, lines)
