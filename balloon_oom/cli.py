@@ -51,6 +51,13 @@ def _add_analyze(sub) -> None:
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask cluster (scheduler address, or 'local'); needs the "
                         "dask extra")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="several PATHs: a report still being analysed after this long is "
+                        "killed and listed as failed (default 300)")
+    p.add_argument("--max-rss", type=float, default=1024.0, metavar="MB",
+                   help="several PATHs, local run: a report whose analysis grows past this "
+                        "resident memory is killed and listed as failed (default 1024; under "
+                        "--dask the cluster's worker memory limit applies)")
 
 
 def _cmd_analyze(args) -> int:

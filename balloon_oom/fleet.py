@@ -9,8 +9,10 @@ order whatever the order they finish in, so every run over the same inputs
 prints the same bytes.
 
 One bad report never stops the run: its result is
-``{"source": {"path": …}, "error": "one line"}``, and a worker process that
-dies (a crash in a C library) is replaced.
+``{"source": {"path": …}, "error": "one line"}``.  Each report is analysed
+in a process of its own, killed when it runs past ``--timeout`` seconds or
+grows past ``--max-rss`` MB (a runaway or hostile report), or that dies (a
+crash in a C library): the error says which, and the run goes on.
 
 Output (``--format``):
 
@@ -32,9 +34,12 @@ import concurrent.futures as cf
 import glob
 import heapq
 import json
-import multiprocessing
 import os
+import pickle
+import select
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,8 +51,11 @@ from .errors import BalloonOomError
 from .verdict import Thresholds
 
 __all__ = [
+    "DEFAULT_MAX_RSS_MB",
+    "DEFAULT_TIMEOUT",
     "EXIT_NONE_ANALYSED",
     "FleetInput",
+    "Limits",
     "FleetOptions",
     "FleetSummary",
     "analyze_one",
@@ -58,6 +66,7 @@ __all__ = [
     "report_row",
     "run_dask",
     "run_fleet",
+    "run_limited",
     "run_local",
 ]
 
@@ -193,18 +202,139 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Per-report limits (``--timeout``, ``--max-rss``) when none are given.
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_MAX_RSS_MB = 1024.0
+#: How often a report's process is checked against its limits (seconds).
+_POLL = 0.02
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one report may take before its process is killed (None: no limit).
+
+    ``max_rss_mb`` is the resident memory of the process analysing it, read
+    from ``/proc`` every 20 ms; its data segment is also capped
+    (``RLIMIT_DATA``, 256 MB above) so that a burst between two looks fails
+    its allocation instead of taking the machine's memory.
+    """
+
+    timeout: Optional[float] = DEFAULT_TIMEOUT
+    max_rss_mb: Optional[float] = DEFAULT_MAX_RSS_MB
+
+
+def _rss_mb(pid: int) -> Optional[float]:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _child(fd: int, worker: Worker, path: str, options: FleetOptions,
+           max_rss_mb: Optional[float]) -> None:
+    """In the forked process: run the worker, write its pickled result to ``fd``, exit."""
+    status = 1
+    try:
+        if max_rss_mb:
+            import resource
+
+            cap = int((max_rss_mb + 256) * (1 << 20))
+            try:
+                resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+            except (ValueError, OSError):
+                pass
+        try:
+            result = worker(path, options)
+        except MemoryError:
+            result = error_result(path, f"killed: it needed more than --max-rss {max_rss_mb:g} MB")
+        except BaseException as exc:  # noqa: B902 - this process ends here whatever happens
+            result = error_result(path, f"internal error: {type(exc).__name__}: {exc}")
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def run_limited(path: str, options: FleetOptions, limits: Limits = Limits(),
+                worker: Worker = analyze_one,
+                stop: Optional[threading.Event] = None) -> Dict[str, Any]:
+    """``worker(path, options)`` in a forked process of its own, killed when it
+    runs longer than ``limits.timeout`` or grows past ``limits.max_rss_mb``;
+    then, or when the process dies, an error result saying why.  Never raises.
+
+    A plain ``fork`` (the analyzer is imported first, so the child starts
+    warm), not ``multiprocessing``: it also works inside a Dask worker, whose
+    daemonic process may not start children of its own that way.
+    """
+    import balloon_oom.analysis  # noqa: F401 - imported once, before the fork
+    import balloon_oom.render.json_out  # noqa: F401
+
+    rfd, wfd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(rfd)
+        os.close(wfd)
+        return error_result(path, f"could not start its analysis process ({exc})")
+    if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
+        os.close(rfd)
+        _child(wfd, worker, path, options, limits.max_rss_mb)
+    os.close(wfd)
+    start = time.monotonic()
+    chunks: List[bytes] = []
+    why: Optional[str] = None
+    try:
+        while True:
+            ready, _, _ = select.select([rfd], [], [], _POLL)
+            if ready:
+                data = os.read(rfd, 1 << 20)
+                if not data:
+                    break
+                chunks.append(data)
+                continue
+            if stop is not None and stop.is_set():
+                why = "interrupted"
+                break
+            if limits.timeout and time.monotonic() - start > limits.timeout:
+                why = f"killed: still running after --timeout {limits.timeout:g} s"
+                break
+            if limits.max_rss_mb:
+                rss = _rss_mb(pid)
+                if rss is not None and rss > limits.max_rss_mb:
+                    why = (f"killed: its analysis used {rss:.0f} MB, more than --max-rss "
+                           f"{limits.max_rss_mb:g} MB")
+                    break
+    finally:
+        if why is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.close(rfd)
+        os.waitpid(pid, 0)
+    if why is not None:
+        return error_result(path, why)
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception:  # nothing (or half a result) written: the process died
+        return error_result(path, "the analysis process died (crashed or was killed) while "
+                                  "reading this report")
+
+
 def run_local(paths: Sequence[str], options: FleetOptions, jobs: Optional[int] = None,
               worker: Worker = analyze_one,
-              on_done: Optional[Callable[[Dict[str, Any]], None]] = None
-              ) -> Iterator[Dict[str, Any]]:
+              on_done: Optional[Callable[[Dict[str, Any]], None]] = None,
+              limits: Limits = Limits()) -> Iterator[Dict[str, Any]]:
     """Results of ``worker(path, options)`` for each path, in input order.
 
-    Runs in a pool of ``jobs`` processes (``forkserver``: no fork of a
-    threaded parent).  ``on_done`` is called as each result arrives (in
-    completion order), for a progress display.  A worker process that dies
-    takes only its own report down: the pool is rebuilt, and the reports that
-    were in flight when it died twice are run one at a time; a report whose
-    process dies alone is an error result.
+    ``jobs`` reports at a time, each in a process of its own
+    (:func:`run_limited`), so a report that crashes its process, runs past
+    ``limits.timeout`` or grows past ``limits.max_rss_mb`` takes only itself
+    down: its result is an error saying why.  ``on_done`` is called as each
+    result arrives (in completion order), for a progress display.
     """
     paths = list(paths)
     if not paths:
@@ -212,58 +342,35 @@ def run_local(paths: Sequence[str], options: FleetOptions, jobs: Optional[int] =
     jobs = max(1, min(jobs or default_jobs(), len(paths)))
     results: Dict[int, Dict[str, Any]] = {}
     next_out = 0
-    pending = list(range(len(paths)))
-    breaks = 0
-    ctx = multiprocessing.get_context("forkserver")
-    # Workers fork from a server that has the analyzer imported already.
-    ctx.set_forkserver_preload(["balloon_oom.analysis", "balloon_oom.render.json_out"])
-    while pending:
-        solo = breaks >= 2
-        batch = pending[:1] if solo else pending
-        with cf.ProcessPoolExecutor(max_workers=1 if solo else jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(worker, paths[i], options): i for i in batch}
-            broken = False
-            try:
-                for fut in cf.as_completed(futures):
-                    i = futures[fut]
-                    try:
-                        result = fut.result()
-                    except cf.process.BrokenProcessPool:
-                        broken = True
-                        continue
-                    except Exception as exc:  # the worker raised (not analyze_one's way)
-                        result = error_result(paths[i], f"internal error: {type(exc).__name__}: "
-                                                        f"{exc}")
-                    results[i] = result
-                    if on_done is not None:
-                        on_done(result)
-                    while next_out in results:
-                        yield results.pop(next_out)
-                        next_out += 1
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
-        if broken:
-            breaks += 1
-            if solo:
-                i = batch[0]
-                results[i] = error_result(paths[i], "the analysis process died (crashed or was "
-                                                    "killed) while reading this report")
+    stop = threading.Event()
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_limited, p, options, limits, worker, stop): i
+                   for i, p in enumerate(paths)}
+        try:
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                results[i] = fut.result()
                 if on_done is not None:
                     on_done(results[i])
-        done_now = set(results) | set(range(next_out))
-        pending = [i for i in pending if i not in done_now]
-        while next_out in results:
-            yield results.pop(next_out)
-            next_out += 1
+                while next_out in results:
+                    yield results.pop(next_out)
+                    next_out += 1
+        except BaseException:
+            stop.set()
+            for fut in futures:
+                fut.cancel()
+            raise
 
 
 def run_dask(paths: Sequence[str], options: FleetOptions, address: str,
              jobs: Optional[int] = None,
-             on_done: Optional[Callable[[Dict[str, Any]], None]] = None
-             ) -> Iterator[Dict[str, Any]]:
+             on_done: Optional[Callable[[Dict[str, Any]], None]] = None,
+             timeout: Optional[float] = DEFAULT_TIMEOUT) -> Iterator[Dict[str, Any]]:
     """:func:`analyze_one` over ``paths`` with ``distributed.Client.map``, in input order.
+
+    Each report runs in a process of its own on the worker
+    (:func:`run_limited`), killed after ``timeout`` seconds; memory is
+    bounded by the cluster's own worker memory limit.
 
     ``address``: a scheduler (``tcp://host:8786``), or ``local`` for a
     ``LocalCluster`` of ``jobs`` single-threaded worker processes on this
@@ -291,7 +398,8 @@ def run_dask(paths: Sequence[str], options: FleetOptions, address: str,
                 from None
     try:
         # pure=False: a report may change on disk between runs; never reuse a result.
-        futures = client.map(analyze_one, paths, options=options, pure=False)
+        futures = client.map(run_limited, paths, options=options,
+                             limits=Limits(timeout=timeout, max_rss_mb=None), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: Dict[int, Dict[str, Any]] = {}
         next_out = 0
@@ -503,6 +611,11 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
     jobs = getattr(args, "jobs", None)
     if jobs is not None and jobs < 1:
         raise BalloonOomError(f"--jobs must be at least 1, not {jobs}")
+    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT)
+    max_rss = getattr(args, "max_rss", DEFAULT_MAX_RSS_MB)
+    for name, value in (("--timeout", timeout), ("--max-rss", max_rss)):
+        if value is not None and value <= 0:
+            raise BalloonOomError(f"{name} must be positive, not {value:g}")
     dask = getattr(args, "dask", None)
     fmt = getattr(args, "format", "table")
     html_dir = getattr(args, "html", None)
@@ -529,9 +642,11 @@ def run_fleet(args, thresholds: Optional[Thresholds] = None,
     def results() -> Iterator[Dict[str, Any]]:
         """Every input's result, in input order."""
         if dask:
-            analysed = run_dask(reports, options, dask, jobs=jobs, on_done=progress)
+            analysed = run_dask(reports, options, dask, jobs=jobs, on_done=progress,
+                                timeout=timeout)
         else:
-            analysed = run_local(reports, options, jobs=jobs, on_done=progress)
+            analysed = run_local(reports, options, jobs=jobs, on_done=progress,
+                                 limits=Limits(timeout=timeout, max_rss_mb=max_rss))
         for item in inputs:
             result = error_result(item.path, item.error) if item.error else next(analysed)
             page = result.pop("_html", None)

@@ -55,8 +55,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 JOURNAL = "sos_commands/logs/journalctl_--no-pager"
 MESSAGES = "var/log/messages"
+DMESG = "sos_commands/kernel/dmesg"
 #: Share of ``size_mb`` each log gets.
 LOG_SHARES = ((JOURNAL, 0.6), (MESSAGES, 0.4))
+#: Log format -> where sos keeps a log of that format.
+FORMAT_PATHS = {"journal": JOURNAL, "syslog": MESSAGES, "dmesg": DMESG}
 HOST = "bench-vm"
 #: 2026-11-26 00:00:00 UTC: the wall clock of the boot (fixed: output is deterministic).
 BOOT_EPOCH = 1795651200
@@ -221,6 +224,8 @@ class _Clock:
 
 
 def _kernel_line(fmt: str, clock: _Clock, mono: float, msg: str) -> str:
+    if fmt == "dmesg":
+        return f"[{mono:12.6f}] {msg}\n"
     if fmt == "journal":  # journald keeps the message, drops the printk time
         return f"{clock.stamp(mono)} {HOST} kernel: {msg}\n"
     return f"{clock.stamp(mono)} {HOST} kernel: [{mono:12.6f}] {msg}\n"
@@ -231,6 +236,8 @@ def _write_log(path: Path, rel: str, fmt: str, target_bytes: int, seed: int,
     """Boot lines, then noise up to ``target_bytes`` with the OOM reports at fixed shares."""
     rng = random.Random(f"{seed}:{rel}")
     bodies = _noise_bodies(rng, 20000)
+    if fmt == "dmesg":  # the kernel's ring buffer holds only kernel messages
+        bodies = [b for b in bodies if b[0] == "kernel"]
     clock = _Clock()
     log = GeneratedLog(rel)
     # OOM reports at these shares of the log's bytes (1/6, 3/6, 5/6, ...).
@@ -337,11 +344,14 @@ def _copy_small_files(root: Path) -> str:
 # --- the report -------------------------------------------------------------------------------
 
 def build_report(workdir: str, size_mb: float = 1024, seed: int = 1, events: int = 3,
-                 name: str = "sosreport-bench-2026-11-26-aaaaaaa") -> GeneratedReport:
+                 name: str = "sosreport-bench-2026-11-26-aaaaaaa",
+                 formats: Optional[Sequence[str]] = None) -> GeneratedReport:
     """Write ``workdir/name/`` (a sosreport directory) of about ``size_mb`` MiB.
 
-    ``events`` OOM reports (victim pids 112, 1112, 2112, …) go into both
-    logs, evenly spread.  Same arguments, same bytes.
+    ``events`` OOM reports (victim pids 112, 1112, 2112, …) go into every
+    log, evenly spread.  The logs are the journal (60 %) and ``messages``
+    (40 %), or with ``formats`` (names of :data:`FORMAT_PATHS`) one log per
+    format, sharing the size equally.  Same arguments, same bytes.
     """
     root = Path(workdir) / name
     if root.exists():
@@ -351,10 +361,14 @@ def build_report(workdir: str, size_mb: float = 1024, seed: int = 1, events: int
     report.small_files_from = _copy_small_files(root)
     pids = [112 + 1000 * i for i in range(events)]
     total = int(size_mb * (1 << 20))
-    for rel, share in LOG_SHARES:
+    if formats:
+        shares = tuple((FORMAT_PATHS[f], f, 1.0 / len(formats)) for f in formats)
+    else:
+        shares = tuple((rel, "journal" if rel == JOURNAL else "syslog", share)
+                       for rel, share in LOG_SHARES)
+    for rel, fmt, share in shares:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = "journal" if rel == JOURNAL else "syslog"
         report.logs[rel] = _write_log(path, rel, fmt, int(total * share), seed, pids)
     return report
 

@@ -14,6 +14,12 @@ Cases (each prints wall time, peak RSS of the child process, and the ratio):
 3. the lab's vmcore (only if ``tests/lab`` has already produced one) vs
    ``crash -s`` printing the same structures.
 4. fleet: ``--copies`` copies of ``samples/kvm-deflate-off`` at ``--jobs 1`` and 2.
+5. each log format (journal, syslog, dmesg) alone, ``--format-size-mb`` (600):
+   as ``.tar.xz`` vs ``xz -dc``, and as a directory vs ``grep -c``, per
+   prefilter engine (Hyperscan when installed, and the pure-Python one).
+6. a fleet of ``--fleet-reports`` (1000) realistic reports (hard links to ten
+   generated ones of ``--fleet-log-mb`` (30) MiB of logs, varied formats, half
+   tarballs): ``--jobs 2`` and a Dask ``LocalCluster`` of 2 workers.
 
 Every timed analyzer run is checked: the OOM events it reports must be the
 ones the generator placed (a number for a wrong answer means nothing).
@@ -41,7 +47,7 @@ from typing import List, Optional, Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.inputs import build_report, make_tarball  # noqa: E402
+from bench.inputs import FORMAT_PATHS, build_report, make_tarball  # noqa: E402
 
 GOALS = {"tarball": 1.15, "directory": 3.0, "vmcore": 0.5, "rss_mb": 150}
 
@@ -51,19 +57,23 @@ class Timing:
     wall: float
     rss_mb: float
     status: int
+    #: user + system CPU seconds of the best run (the command and its children):
+    #: what a loaded machine does not inflate the way it inflates wall time.
+    cpu: float = 0.0
 
 
-def measure(cmd: Sequence[str], stdout=None, repeat: int = 1) -> Timing:
+def measure(cmd: Sequence[str], stdout=None, repeat: int = 1, env_extra=None) -> Timing:
     """Best wall time and largest peak RSS (the child's own, and its children's) over runs."""
-    best, rss, status = float("inf"), 0.0, 0
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    best, rss, status, best_cpu = float("inf"), 0.0, 0, 0.0
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               **(env_extra or {}))
     gnu_time = shutil.which("time", path="/usr/bin:/bin")
     for _ in range(repeat):
         out = open(stdout, "wb") if stdout else subprocess.DEVNULL
         rss_file = tempfile.NamedTemporaryFile("r", suffix=".rss")
         # GNU time reports the command's own peak RSS; wait4() on a child forked from
         # this Python would count the fork's copy of this process's memory.
-        argv = ([gnu_time, "-f", "%M", "-o", rss_file.name] if gnu_time else []) + list(cmd)
+        argv = ([gnu_time, "-f", "%U %S\n%M", "-o", rss_file.name] if gnu_time else []) + list(cmd)
         try:
             t0 = time.perf_counter()
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -72,18 +82,27 @@ def measure(cmd: Sequence[str], stdout=None, repeat: int = 1) -> Timing:
             proc.returncode = os.waitstatus_to_exitcode(wstatus)
             text = rss_file.read().strip().splitlines()
             kib = int(text[-1]) if gnu_time and text and text[-1].isdigit() else usage.ru_maxrss
+            cpu = usage.ru_utime + usage.ru_stime
         finally:
             rss_file.close()
             if stdout:
                 out.close()
-        best = min(best, wall)
+        if wall < best:
+            best, best_cpu = wall, cpu
         rss = max(rss, kib / 1024.0)
         status = proc.returncode
-    return Timing(best, rss, status)
+    return Timing(best, rss, status, best_cpu)
 
 
 def analyzer(*args: str) -> List[str]:
     return [sys.executable, "-m", "balloon_oom", "analyze", *args]
+
+
+def engines_available() -> List[str]:
+    """Prefilter engines this interpreter can run (``hyperscan`` needs balloon-oom[fast])."""
+    from balloon_oom.readers.prefilter import native_available
+
+    return (["hyperscan"] if native_available() else []) + ["python"]
 
 
 def found_pids(json_path: str) -> List[int]:
@@ -210,6 +229,124 @@ def case_fleet(work: Path, copies: int, repeat: int) -> None:
     shutil.rmtree(fleet)
 
 
+
+# --- case 5: each log format, as tarball and as directory ------------------------------------
+
+#: Times are wall (CPU seconds, user + system, the command's children included: for a
+#: tarball that is xz's and the analyzer's together).
+FORMAT_HEADERS = ["format", "size", "engine", "tarball", "xz -dc", "ratio (<= 1.15)",
+                  "directory", "grep -c", "ratio (<= 3)", "peak RSS", "events"]
+
+
+def case_formats(work: Path, size_mb: float, seed: int, repeat: int,
+                 formats: Sequence[str], engines: Sequence[str]) -> List[List[str]]:
+    """One row per format and engine: the report as ``.tar.xz`` against ``xz -dc``, and
+    as a directory against ``grep -c 'invoked oom-killer'`` on its log (page cache warm)."""
+    rows = []
+    for fmt in formats:
+        t0 = time.perf_counter()
+        report = build_report(str(work / f"gen-{fmt}"), size_mb=size_mb, seed=seed,
+                              formats=(fmt,))
+        tarball = str(work / f"report-{fmt}.tar.xz")
+        make_tarball(report.root, tarball)
+        log = str(Path(report.root) / FORMAT_PATHS[fmt])
+        print(f"  {fmt}: generated {size_mb:g} MiB ({report.logs[FORMAT_PATHS[fmt]].lines:,} "
+              f"lines, {os.path.getsize(tarball) / 2**20:.1f} MiB compressed) in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        out = str(work / "out.json")
+        xz = measure(["sh", "-c", 'exec xz -dc "$0" > /dev/null', tarball], repeat=repeat)
+        grep = measure(["grep", "-c", "invoked oom-killer", log], repeat=repeat)
+        for engine in engines:
+            env = {"BALLOON_OOM_PREFILTER": engine}
+            tar = measure(analyzer("--format", "json", tarball), stdout=out, repeat=repeat,
+                          env_extra=env)
+            ok_tar = tar.status == 0 and found_pids(out) == report.pids
+            dirt = measure(analyzer("--format", "json", report.root), stdout=out, repeat=repeat,
+                           env_extra=env)
+            ok_dir = dirt.status == 0 and found_pids(out) == report.pids
+            rows.append([fmt, f"{size_mb:g} MiB", engine,
+                         f"{tar.wall:.2f} s ({tar.cpu:.1f})", f"{xz.wall:.2f} s ({xz.cpu:.1f})",
+                         f"{tar.wall / xz.wall:.2f}x",
+                         f"{dirt.wall:.2f} s ({dirt.cpu:.1f})", f"{grep.wall:.2f} s ({grep.cpu:.1f})",
+                         f"{dirt.wall / grep.wall:.1f}x",
+                         f"{max(tar.rss_mb, dirt.rss_mb):.0f} MB",
+                         "ok" if ok_tar and ok_dir else "WRONG"])
+            print("  " + " | ".join(rows[-1]), flush=True)
+        shutil.rmtree(report.root)
+        os.unlink(tarball)
+    return rows
+
+
+# --- case 6: a fleet of realistic reports ---------------------------------------------------
+
+#: The ten generated reports: formats of their logs, and whether shipped as a tarball.
+FLEET_KINDS = ((None, False), (("journal",), True), (("syslog",), False), (("dmesg",), True),
+               (("journal", "dmesg"), False), (None, True), (("syslog", "dmesg"), False),
+               (("journal",), False), (("syslog",), True), (("dmesg",), False))
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    for dirpath, _dirs, files in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            s, d = Path(dirpath) / name, dst / rel / name
+            if s.is_symlink():
+                os.symlink(os.readlink(s), d)
+            else:
+                os.link(s, d)
+
+
+def case_fleet_many(work: Path, reports: int, log_mb: float, seed: int,
+                    dask: bool) -> List[List[str]]:
+    """``reports`` reports (hard links to ten generated ones of ``log_mb`` MiB of logs
+    each, varied formats, half tarballs) analysed with ``--jobs 2`` and on a Dask
+    ``LocalCluster`` of 2 workers; reports/s and reports/s per core."""
+    base = work / "fleet-base"
+    fleet = work / "fleet-many"
+    shutil.rmtree(fleet, ignore_errors=True)
+    fleet.mkdir(parents=True)
+    t0 = time.perf_counter()
+    originals = []
+    for k, (formats, tar) in enumerate(FLEET_KINDS):
+        r = build_report(str(base / f"r{k}"), size_mb=log_mb, seed=seed + k, formats=formats,
+                         name=f"sosreport-fleet{k}-2026-11-26-aaaaaaa")
+        if tar:
+            t = str(base / f"r{k}.tar.xz")
+            make_tarball(r.root, t)
+            originals.append((Path(t), True, r.pids))
+        else:
+            originals.append((Path(r.root), False, r.pids))
+    for i in range(reports):
+        src, tar, _ = originals[i % len(originals)]
+        dst = fleet / (f"sosreport-{i:04d}.tar.xz" if tar else f"sosreport-{i:04d}")
+        if tar:
+            os.link(src, dst)
+        else:
+            _link_tree(src, dst)
+    print(f"  fleet: {reports} reports (hard links to 10 of {log_mb:g} MiB of logs) ready in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    rows = []
+    out = str(work / "fleet.jsonl")
+    runs = [("local --jobs 2", ["--jobs", "2"])]
+    if dask:
+        runs.append(("dask LocalCluster, 2 workers", ["--dask", "local", "--jobs", "2"]))
+    for label, extra in runs:
+        t = measure(analyzer("--format", "jsonl", *extra, str(fleet)), stdout=out)
+        with open(out) as f:
+            docs = [json.loads(line) for line in f]
+        ok = sum(1 for d in docs if "error" not in d and d.get("oom_events"))
+        rate = reports / t.wall
+        rows.append([label, str(reports), f"{t.wall:.1f} s", f"{rate:.1f}", f"{rate / 2:.1f}",
+                     f"{ok}/{reports} analysed with their OOM events"])
+        print("  " + " | ".join(rows[-1]), flush=True)
+    shutil.rmtree(fleet)
+    shutil.rmtree(base)
+    return rows
+
+
+FLEET_HEADERS = ["fleet", "reports", "wall", "reports/s", "reports/s per core", "check"]
+
 def profile_case(work: Path, size_mb: float, seed: int, top: int = 20) -> None:
     """cProfile of the analyzer on the tarball (in this process)."""
     from balloon_oom.analysis import analyze
@@ -235,7 +372,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3, help="runs per measurement (best wall)")
     p.add_argument("--copies", type=int, default=32, help="reports in the fleet case")
-    p.add_argument("--cases", default="1,2,3,4", help="which cases (comma list)")
+    p.add_argument("--cases", default="1,2,3,4,5,6", help="which cases (comma list)")
+    p.add_argument("--format-size-mb", type=float, default=600,
+                   help="case 5: size of each single-format report (default 600)")
+    p.add_argument("--formats", default="journal,syslog,dmesg", help="case 5: log formats")
+    p.add_argument("--engines", default=None,
+                   help="case 5: prefilter engines (default: every one available)")
+    p.add_argument("--fleet-reports", type=int, default=1000, help="case 6: reports")
+    p.add_argument("--fleet-log-mb", type=float, default=30,
+                   help="case 6: MiB of logs in each report (default 30)")
+    p.add_argument("--no-dask", action="store_true", help="case 6: skip the Dask run")
     p.add_argument("--no-double", action="store_true",
                    help="skip the twice-as-big report (RSS-flat check)")
     p.add_argument("--profile", action="store_true", help="cProfile case 1 and print the top")
@@ -257,8 +403,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        f"{2 * args.size_mb:g} MiB", with_dir=False))
         if "3" in cases:
             case_vmcore(work, args.repeat, rows)
-        print()
-        print_table(rows)
+        if rows:
+            print()
+            print_table(rows)
         if cases & {"1", "2"}:
             flat = "" if len(rss) < 2 else (
                 f"; at twice the size {rss[1]:.0f} MB ({'flat' if rss[1] <= rss[0] * 1.1 else 'GROWS'})")
@@ -267,6 +414,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         if "4" in cases:
             print()
             case_fleet(work, args.copies, args.repeat)
+        if "5" in cases:
+            from tabulate import tabulate
+
+            engines = args.engines.split(",") if args.engines else engines_available()
+            frows = case_formats(work, args.format_size_mb, args.seed, args.repeat,
+                                 args.formats.split(","), engines)
+            print()
+            print(tabulate(frows, headers=FORMAT_HEADERS, disable_numparse=True), flush=True)
+        if "6" in cases:
+            from tabulate import tabulate
+
+            dask = not args.no_dask
+            if dask:
+                try:
+                    import distributed  # noqa: F401
+                except ImportError:
+                    print("  case 6: no Dask run (pip install 'balloon-oom[dask]')")
+                    dask = False
+            mrows = case_fleet_many(work, args.fleet_reports, args.fleet_log_mb, args.seed, dask)
+            print()
+            print(tabulate(mrows, headers=FLEET_HEADERS, disable_numparse=True), flush=True)
         if args.profile:
             print("\ncProfile, case 1 (in-process, top by own time):")
             profile_case(work, args.size_mb, args.seed)

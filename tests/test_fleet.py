@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,8 +15,10 @@ import pytest
 
 from balloon_oom import cli
 from balloon_oom.analysis import analyze
-from balloon_oom.fleet import (EXIT_NONE_ANALYSED, FleetOptions, FleetSummary,
-                               analyze_one, expand_inputs, render_summary, run_fleet, run_local)
+from balloon_oom.errors import BalloonOomError
+from balloon_oom.fleet import (EXIT_NONE_ANALYSED, FleetOptions, FleetSummary, Limits,
+                               analyze_one, expand_inputs, render_summary, run_dask, run_fleet,
+                               run_local)
 from balloon_oom.render.json_out import document
 from balloon_oom.verdict import Thresholds
 
@@ -234,3 +237,86 @@ def test_dask_option_local(fleet_dir, jsonl_run):
     rc, out, _ = _run(_paths(fleet_dir), dask="local", jobs=2)
     assert rc == 0
     assert out == jsonl_run[1]
+
+
+# --- per-report limits: a runaway report is killed, the run goes on ---------------------------
+
+@pytest.fixture(scope="module")
+def runaway_dir(tmp_path_factory) -> Path:
+    """A good report, then one whose messages file is 1 TiB of zeros (a sparse file:
+    no disk used, but reading it takes far longer than the limit), then a good one."""
+    d = tmp_path_factory.mktemp("runaway")
+    shutil.copytree(KVM_OFF, d / "a-good", symlinks=True)
+    shutil.copytree(KVM_OFF, d / "b-huge-log", symlinks=True)
+    log = d / "b-huge-log" / "var" / "log" / "messages"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as f:
+        f.truncate(1 << 40)
+    shutil.copytree(SAMPLES / "xen", d / "c-good", symlinks=True)
+    return d
+
+
+def _fleet_args(paths, **kw):
+    args = _args(paths, jobs=2)
+    for k, v in kw.items():
+        setattr(args, k, v)
+    return args
+
+
+def test_timeout_kills_a_runaway_report_and_the_run_goes_on(runaway_dir, single, fleet_dir):
+    out, err = io.StringIO(), io.StringIO()
+    paths = sorted(str(p) for p in runaway_dir.iterdir())
+    t0 = time.monotonic()
+    # 10 s: far more than a good report takes even on a loaded machine, far less than 1 TiB.
+    rc = run_fleet(_fleet_args(paths, timeout=10.0, max_rss=1024.0), Thresholds(),
+                   stdout=out, stderr=err)
+    took = time.monotonic() - t0
+    got = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert rc == 0
+    assert [r["source"]["path"] for r in got] == paths
+    assert got[1] == {"source": {"path": paths[1]},
+                      "error": "killed: still running after --timeout 10 s"}
+    good = analyze_one(paths[0], FleetOptions())
+    assert got[0] == good and got[0]["verdict"] == "contributed"
+    assert "error" not in got[2]
+    assert took < 60
+    assert "killed: still running after --timeout 10 s" in err.getvalue()  # the summary lists it
+
+
+def allocating_analyze(path, options):
+    """analyze_one with ``analyze`` monkeypatched (in the worker) to allocate
+    without end on one report: a runaway in memory."""
+    from balloon_oom import analysis
+
+    if "b-huge-log" in path:
+        def hog(*_a, **_k):
+            keep = []
+            while True:
+                keep.append(b"x" * (16 << 20))
+                time.sleep(0.005)
+        analysis.analyze = hog
+    return analyze_one(path, options)
+
+
+def test_max_rss_kills_a_report_that_allocates(runaway_dir):
+    paths = sorted(str(p) for p in runaway_dir.iterdir())
+    got = list(run_local(paths, FleetOptions(), jobs=2, worker=allocating_analyze,
+                         limits=Limits(timeout=60, max_rss_mb=300)))
+    assert [r["source"]["path"] for r in got] == paths
+    assert "error" not in got[0] and "error" not in got[2]
+    assert "--max-rss 300 MB" in got[1]["error"], got[1]
+    assert got[1]["error"].startswith("killed:")
+
+
+def test_limits_must_be_positive(fleet_dir):
+    with pytest.raises(BalloonOomError, match="--timeout must be positive"):
+        run_fleet(_fleet_args([str(fleet_dir)], timeout=0.0), Thresholds(),
+                  stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_dask_time_limit_kills_a_runaway(runaway_dir):
+    pytest.importorskip("distributed")
+    paths = sorted(str(p) for p in runaway_dir.iterdir())
+    got = list(run_dask(paths, FleetOptions(), "local", jobs=2, timeout=10.0))
+    assert got[1]["error"] == "killed: still running after --timeout 10 s"
+    assert "error" not in got[0] and "error" not in got[2]

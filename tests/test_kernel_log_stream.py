@@ -1,6 +1,7 @@
 """scan_stream (block prefilter) gives exactly what the line-by-line scan gives."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -9,18 +10,21 @@ from hypothesis import strategies as st
 
 from balloon_oom.model import to_jsonable
 from balloon_oom.parsers import kernel_log
-from balloon_oom.parsers.kernel_log import scan_log, scan_stream
+from balloon_oom.parsers.kernel_log import KernelLogScanner, scan_log, scan_stream
+from balloon_oom.parsers.logline import decode_line, split_prefix
+from balloon_oom.readers import prefilter
 from balloon_oom.readers.members import iter_lines
 from tests import shared as _shared
 
 KVM = (_shared.CAPTURES / "kvm-6.1")
 DATA = Path(__file__).parent / "data" / "oom"
+WILD = _shared.SHARED / "real-logs" / "wild"
 REAL_LOGS = sorted(KVM.glob("dmesg-*.txt")) + sorted(KVM.glob("serial-console-*.log")) + \
     sorted(p for p in DATA.glob("*") if p.name != "PROVENANCE.md")
 # The published logs (syslog with '#012' joins, quoted-printable, indented
 # mail copies, vmcore-dmesg '<N>', dmesg -T): their lines go into the mixes too.
-WILD = sorted((_shared.SHARED / "real-logs" / "wild").glob("*.log"))
-REAL_LOGS = REAL_LOGS + WILD
+REAL_LOGS = REAL_LOGS + sorted(WILD.glob("*.log"))
+ENGINES = ["python"] + (["hyperscan"] if prefilter.native_available() else [])
 
 
 def _facts(scan):
@@ -28,17 +32,124 @@ def _facts(scan):
     return d
 
 
-def _both(data: bytes, block=None, monkeypatch=None):
+def _both(data: bytes, engine="auto"):
     by_line = scan_log(iter_lines(io.BytesIO(data)), "log")
-    by_block = scan_stream(io.BytesIO(data), "log")
+    by_block = scan_stream(io.BytesIO(data), "log", engine=engine)
     return _facts(by_line), _facts(by_block)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
-def test_real_logs_identical(path):
-    a, b = _both(path.read_bytes())
+def test_real_logs_identical(path, engine):
+    a, b = _both(path.read_bytes(), engine)
     assert a == b
     assert a["lines"] > 0
+
+
+# --- damaged copies of the real logs: the damage pastes and mailers do --------------------------
+
+def _hard_wrap(data: bytes, width: int) -> bytes:
+    out = []
+    for line in data.split(b"\n"):
+        while len(line) > width:
+            cut = line.rfind(b" ", 0, width)
+            cut = width if cut <= 0 else cut
+            out.append(line[:cut])
+            line = line[cut:].lstrip(b" ")
+        out.append(line)
+    return b"\n".join(out)
+
+
+def _quoted_printable(data: bytes) -> bytes:
+    out = []
+    for line in data.split(b"\n"):
+        line = line.replace(b"=", b"=3D")
+        while len(line) > 76:
+            out.append(line[:75] + b"=")
+            line = line[75:]
+        out.append(line)
+    return b"\n".join(out)
+
+
+def _rsyslog_joins(data: bytes) -> bytes:
+    """Every three lines made one, joined by ``#012`` (rsyslog's escaped newline)."""
+    lines = data.split(b"\n")
+    return b"\n".join(b"#012".join(lines[i:i + 3]) for i in range(0, len(lines), 3))
+
+
+def _journal_json(data: bytes) -> bytes:
+    out = []
+    for i, line in enumerate(data.split(b"\n")):
+        msg = json.dumps(line.decode("utf-8", "replace"))
+        if i % 7 == 3:  # journalctl -o json: a message that is not UTF-8 is a byte list
+            msg = json.dumps(list(line))
+        out.append(b'{"__CURSOR":"s=%d","_BOOT_ID":"b","_TRANSPORT":"kernel","MESSAGE":%s}'
+                   % (i, msg.encode()))
+    return b"\n".join(out)
+
+
+def _indented_quoted(data: bytes) -> bytes:
+    return b"\n".join((b"> " if i % 2 else b"  ") + line
+                      for i, line in enumerate(data.split(b"\n")))
+
+
+DAMAGE = {"wrap72": lambda d: _hard_wrap(d, 72), "wrap76": lambda d: _hard_wrap(d, 76),
+          "wrap80": lambda d: _hard_wrap(d, 80), "qp": _quoted_printable,
+          "rsyslog012": _rsyslog_joins, "json": _journal_json, "indent": _indented_quoted}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_real_logs_identical(damage, engine, monkeypatch):
+    """Small blocks, so damage meets block boundaries too."""
+    monkeypatch.setattr(kernel_log, "_BLOCK", 8192)
+    for path in REAL_LOGS:
+        a, b = _both(DAMAGE[damage](path.read_bytes()), engine)
+        assert a == b, path.name
+
+
+class _Recorder(KernelLogScanner):
+    def __init__(self, source):
+        super().__init__(source)
+        self.fed = []
+
+    def feed(self, line):
+        self.fed.append(bytes(line))
+        super().feed(line)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_needle_split_by_a_wrap_reaches_the_scanner_whole(engine, monkeypatch):
+    """Both halves of a kill line wrapped inside ``Killed process`` are fed,
+    in order, so a scanner that joins wrapped lines sees the needle."""
+    noise = b"".join(b"Nov 26 05:27:%02d vm sshd[%d]: session closed\n" % (i % 60, i)
+                     for i in range(3000))
+    kill = (b"Nov 26 05:28:00 vm kernel: Out of memory: Kil",
+            b"led process 537 (login) total-vm:27584kB, anon-rss:860kB")
+    data = noise + b"\n".join(kill) + b"\n" + noise
+    recorders = []
+    monkeypatch.setattr(kernel_log, "KernelLogScanner",
+                        lambda source: recorders.append(_Recorder(source)) or recorders[-1])
+    scan = scan_stream(io.BytesIO(data), "log", engine=engine)
+    fed = recorders[0].fed
+    assert list(kill) == fed[fed.index(kill[0]):fed.index(kill[0]) + 2]
+    assert len(fed) < 20  # the noise is counted, not fed
+    assert scan.lines == 6002
+
+
+@pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
+def test_monotonic_hint_matches_every_stamped_line(path):
+    for raw in iter_lines(io.BytesIO(path.read_bytes())):
+        if split_prefix(decode_line(raw)).monotonic is not None:
+            assert kernel_log._MONOTONIC_HINT.search(raw), raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=" \t\x1c\x1f\x85\xa00123456789\u0663\u06f5.[]<>kernel: ", max_size=30))
+def test_monotonic_hint_is_a_superset_of_split_prefix(text):
+    raw = text.encode("utf-8")
+    if split_prefix(decode_line(raw)).monotonic is not None:
+        assert kernel_log._MONOTONIC_HINT.search(raw)
 
 
 def test_real_log_repeated_across_blocks_identical(monkeypatch):
@@ -59,7 +170,9 @@ def _lines():
 def test_random_mixes_identical(lines, eol, block):
     kernel_log._BLOCK = block
     try:
-        a, b = _both(eol.join(lines) + eol)
+        a, b = _both(eol.join(lines) + eol, "python")
+        if len(ENGINES) > 1:
+            assert _both(eol.join(lines) + eol, "hyperscan") == (a, b)
     finally:
         kernel_log._BLOCK = 1024 * 1024
     assert a == b
