@@ -35,6 +35,6 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check '.[test,fast]'
 rm -rf build ./*.egg-info
 echo "setup: ready (.venv/bin/balloon-oom)" >&2
