@@ -46,7 +46,13 @@ class Scenario:
     balloon_mib: int            # 0: never inflate
     oom: str                    # "hog" or "memcg-hog"
     memcg_max: str = ""
+    oom_arg: str = ""           # the argument of other OOM commands (sysrq-f: MiB the hog holds)
     kdump_zlib: bool = True     # also write inflated.kdump-zlib (~30 MB, <1 s)
+    dumps: bool = True          # write vmcores at all (the evidence-gap scenarios need none)
+    pre_oom: str = ""           # a guest command run just before the OOM (e.g. "flood 4000")
+    append: str = ""            # more kernel command line
+    balloon_options: str = ""   # more virtio-balloon-pci properties
+    host_deflate_after_oom: bool = False   # QMP balloon back to mem_bytes before collecting
 
     @property
     def phases(self) -> List[str]:
@@ -54,6 +60,8 @@ class Scenario:
 
     @property
     def vmcores(self) -> List[str]:
+        if not self.dumps:
+            return []
         return (["inflated"] if self.balloon_mib else []) + ["after-oom"]
 
 
@@ -66,6 +74,21 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in (
              deflate_on_oom=False, balloon_mib=0, oom="hog"),
     Scenario("memcg", "256 MiB balloon (deflate off), hog in a cgroup v2 with memory.max=64M: memcg OOM",
              deflate_on_oom=False, balloon_mib=256, oom="memcg-hog", memcg_max="64M"),
+    # Evidence-gap scenarios: what the analyzer gets is missing something.
+    Scenario("flood", "as deflate-off, but 4000 records written to /dev/kmsg before the OOM: "
+             "the boot lines (Memory:, the balloon's probe) rotate out of the ring buffer",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             pre_oom="flood 4000", append="printk.devkmsg=on"),
+    Scenario("deflate-after", "as deflate-off, but the host deflates the balloon (QMP balloon "
+             "value=mem) between the OOM and the collection",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             host_deflate_after_oom=True),
+    Scenario("sysrq-f", "256 MiB deflate-on-oom balloon, a hog holding 64 MiB, OOM by SysRq f: "
+             "the notifier deflates 1 MiB but a sysrq OOM kills anyway",
+             deflate_on_oom=True, balloon_mib=256, oom="sysrq-f", oom_arg="64", dumps=False),
+    Scenario("fpr", "as deflate-off with free-page-reporting=on: reported free pages are not balloon pages",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             balloon_options="free-page-reporting=on"),
 )}
 
 
@@ -128,7 +151,8 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
                 "qemu_version": _qemu_version(), "mem_bytes": MEM_MIB * MIB,
                 "balloon_target_bytes": None, "phases": {}, "dumps": [], "timings_s": {}}
     log(f"{scenario.name}: booting {kc.release} under TCG")
-    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom) as guest:
+    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom, append_extra=scenario.append,
+               balloon_options=scenario.balloon_options) as guest:
         assert guest.qmp is not None
         gt["qemu_cmdline"] = guest.cmdline
         gt["qemu_sockets_dir"] = str(guest.sock_dir)
@@ -154,19 +178,38 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
             gt["inflate_polls"] = polls
             gt["phases"]["after-inflate"] = {**_balloon_state(guest),
                                              **_capture(guest, run_dir, scenario, "after-inflate")}
-            gt["dumps"].append(_dump(guest, run_dir, "inflated", "elf"))
-            if scenario.kdump_zlib:
+            if scenario.dumps:
+                gt["dumps"].append(_dump(guest, run_dir, "inflated", "elf"))
+            if scenario.dumps and scenario.kdump_zlib:
                 gt["dumps"].append(_dump(guest, run_dir, "inflated", "kdump-zlib"))
+
+        if scenario.pre_oom:
+            log(f"{scenario.name}: {scenario.pre_oom}")
+            if guest.command(scenario.pre_oom, timeout=600).rc != 0:
+                raise LabUnavailable(f"guest command {scenario.pre_oom!r} failed")
 
         log(f"{scenario.name}: {scenario.oom} until OOM-killed")
         t = time.monotonic()
-        cmd = scenario.oom + (f" {scenario.memcg_max}" if scenario.memcg_max else "")
+        arg = scenario.memcg_max or scenario.oom_arg
+        cmd = scenario.oom + (f" {arg}" if arg else "")
         done = guest.command(cmd, timeout=600)
         gt["timings_s"]["oom_phase"] = round(time.monotonic() - t, 2)
         gt["hog_exit_status"] = done.rc
+        # QEMU's balloon when the OOM is over, before anything the host does next.
+        gt["at_oom"] = _balloon_state(guest)
+        if scenario.host_deflate_after_oom:
+            mem = gt["mem_bytes"]
+            log(f"{scenario.name}: host deflates the balloon (value={mem})")
+            guest.qmp.cmd("balloon", value=mem)
+            t = time.monotonic()
+            while guest.qmp.cmd("query-balloon")["actual"] != mem:
+                if time.monotonic() - t > 120:
+                    raise LabUnavailable(f"balloon never went back to {mem} bytes")
+                time.sleep(0.05)
         gt["phases"]["after-oom"] = {**_balloon_state(guest),
                                      **_capture(guest, run_dir, scenario, "after-oom")}
-        gt["dumps"].append(_dump(guest, run_dir, "after-oom", "elf"))
+        if scenario.dumps:
+            gt["dumps"].append(_dump(guest, run_dir, "after-oom", "elf"))
         gt["qmp_events"] = guest.qmp.events
         guest.command("ping")  # flush: all console output of the OOM phase is in serial.log
     gt["timings_s"]["total"] = round(time.monotonic() - t0, 2)
