@@ -11,6 +11,7 @@ APT_PACKAGES=(
   sosreport                          # the real sos (4.0 on Debian 12)
   python3-magic python3-packaging python3-pexpect python3-yaml  # Debian 13's sos 4.9.1 (tests/soslatest.py)
   qemu-system-x86 busybox-static     # the real-guest lab
+  ovmf                               # the lab's UEFI scenario (OVMF firmware)
   gcc libc6-dev cpio                 # the lab's static OOM "hog" program and initramfs
   crash                              # cross-checks of vmcore readings
   xz-utils zstd                      # sosreport tarballs

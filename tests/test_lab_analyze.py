@@ -121,11 +121,24 @@ def test_vmcore_without_vmlinux_debuginfo_is_one_line_error(kernel):
 
 #: Evidence-gap scenarios -> the verdict the ground truth implies (None: a
 #: SysRq-f OOM is not judged here, only its sizes).
-GAPS = {"flood": "contributed", "deflate-after": "contributed", "fpr": "contributed", "sysrq-f": None}
+GAPS = {"flood": "contributed", "deflate-after": "contributed", "fpr": "contributed", "sysrq-f": None,
+        "uefi": "contributed", "gigantic": "contributed", "numa-cpuset": None}
+#: (scenario, kernel) pairs the current rules get wrong (strict xfail), measured:
+#: gigantic: "not-contributed" with the 256 MiB balloon held at the OOM (all four);
+#: uefi: "contributed" but an exact size of 214.6 MiB (5.10), 213.5 MiB (6.1), 209.8 MiB
+#: (6.12) from the boot baseline, not QEMU's 256 MiB (7.3 prints Balloon: and is right).
+WRONG_NOW = {("gigantic", k) for k in KERNELS} | {("uefi", k) for k in ("5.10", "6.1", "6.12")}
 
 
-@pytest.mark.parametrize("kernel", list(KERNELS))
-@pytest.mark.parametrize("name", sorted(GAPS))
+def _gap_params():
+    for name in sorted(GAPS):
+        for kernel in KERNELS:
+            marks = [pytest.mark.xfail(strict=True, reason="verdict rules of issue 12")] \
+                if (name, kernel) in WRONG_NOW else []
+            yield pytest.param(name, kernel, marks=marks, id=f"{name}-{kernel}")
+
+
+@pytest.mark.parametrize("name,kernel", _gap_params())
 def test_evidence_gap_tree(name, kernel):
     """Ground truth of the evidence-gap scenarios: the console's OOM events, never
     not-contributed where the balloon held memory at the OOM, and a size that is
@@ -138,10 +151,12 @@ def test_evidence_gap_tree(name, kernel):
         assert name == "sysrq-f" and doc["verdict"] == "no-oom"
         return
     truth = _qmp_balloon_at_oom(run)
-    assert truth >= 255 << 20
     if GAPS[name] is not None:
         assert doc["verdict"] == GAPS[name]
-    assert doc["verdict"] != "not-contributed"
+    if not run.groundtruth["scenario"]["deflate_on_oom"]:
+        # The balloon held its 256 MiB at the OOM: never "not-contributed".
+        assert truth == run.groundtruth["scenario"]["balloon_mib"] << 20
+        assert doc["verdict"] != "not-contributed"
     (ev,) = doc["oom_events"]
     # A printed Balloon: may lag by the per-CPU vmstat drift (tests/lab/drift.py).
     drift = node_stat_drift_pages((run.tree("after-oom") / "proc/zoneinfo").read_text()) * 4096 \

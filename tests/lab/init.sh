@@ -82,7 +82,8 @@ capture() {
 	send_cmd ls_qemu_fw_cfg ls /sys/firmware/qemu_fw_cfg/by_name/etc
 	send_cmd dmesg dmesg
 	if [ -d /sys/fs/cgroup/lab ]; then
-		for a in memory.max memory.current memory.peak memory.events memory.stat; do
+		for a in memory.max memory.current memory.peak memory.events memory.stat \
+			cpuset.mems cpuset.mems.effective; do
 			send_file /sys/fs/cgroup/lab/$a
 		done
 	fi
@@ -100,6 +101,20 @@ run_memcg_hog() {
 	mkdir -p /sys/fs/cgroup/lab
 	echo "$1" > /sys/fs/cgroup/lab/memory.max
 	echo "@@ memcg lab memory.max=$(cat /sys/fs/cgroup/lab/memory.max) uptime=$(up)"
+	sh -c 'echo $$ > /sys/fs/cgroup/lab/cgroup.procs && exec /bin/hog'
+	rc=$?
+	echo "@@ hog exited rc=$rc uptime=$(up)"
+	return $rc
+}
+# cpuset-hog NODES: the hog in cgroup v2 "lab" with cpuset.mems=NODES (a
+# two-node guest): its OOM is CONSTRAINT_CPUSET.
+run_cpuset_hog() {
+	mount -t cgroup2 none /sys/fs/cgroup
+	echo +cpuset > /sys/fs/cgroup/cgroup.subtree_control
+	mkdir -p /sys/fs/cgroup/lab
+	echo 0 > /sys/fs/cgroup/lab/cpuset.cpus
+	echo "$1" > /sys/fs/cgroup/lab/cpuset.mems
+	echo "@@ cpuset lab mems=$(cat /sys/fs/cgroup/lab/cpuset.mems.effective) uptime=$(up)"
 	sh -c 'echo $$ > /sys/fs/cgroup/lab/cgroup.procs && exec /bin/hog'
 	rc=$?
 	echo "@@ hog exited rc=$rc uptime=$(up)"
@@ -148,6 +163,7 @@ while read -r cmd arg <&3; do
 	capture) capture ;;
 	hog) run_hog $arg; rc=$? ;;
 	memcg-hog) run_memcg_hog "${arg:-64M}"; rc=$? ;;
+	cpuset-hog) run_cpuset_hog "${arg:-1}"; rc=$? ;;
 	flood) run_flood "${arg:-4000}" ;;
 	sysrq-f) run_sysrq_f "${arg:-64}"; rc=$? ;;
 	ping) ;;

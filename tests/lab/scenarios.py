@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from .errors import LabUnavailable
 from .guest import MEM_MIB, Guest
@@ -36,6 +36,8 @@ __all__ = ["LAB_VERSION", "PHASES", "SCENARIOS", "Scenario", "run_scenario"]
 LAB_VERSION = "balloon-oom-lab-1"
 PHASES = ("before", "after-inflate", "after-oom")
 MIB = 1 << 20
+#: Debian's ovmf package: UEFI firmware for the uefi scenario.
+OVMF = "/usr/share/ovmf/OVMF.fd"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Scenario:
     append: str = ""            # more kernel command line
     balloon_options: str = ""   # more virtio-balloon-pci properties
     host_deflate_after_oom: bool = False   # QMP balloon back to mem_bytes before collecting
+    mem_mib: int = MEM_MIB
+    qemu_extra: Tuple[str, ...] = ()       # more QEMU arguments (firmware, CPU model)
+    needs: Tuple[str, ...] = ()            # host files the scenario needs (OVMF)
 
     @property
     def phases(self) -> List[str]:
@@ -89,6 +94,21 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in (
     Scenario("fpr", "as deflate-off with free-page-reporting=on: reported free pages are not balloon pages",
              deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
              balloon_options="free-page-reporting=on"),
+    Scenario("uefi", "as deflate-off, booted through UEFI firmware (OVMF, -bios): EFI memory map, "
+             "different boot reservations",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             qemu_extra=("-bios", OVMF), needs=(OVMF,)),
+    Scenario("gigantic", "3 GiB guest with one 1 GiB hugepage reserved at boot (hugepagesz=1G "
+             "hugepages=1, -cpu max,+pdpe1gb), 256 MiB balloon, deflate off, hog",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False, mem_mib=3072,
+             append="hugepagesz=1G hugepages=1", qemu_extra=("-cpu", "max,+pdpe1gb")),
+    Scenario("numa-cpuset", "two-node guest (2 x 256 MiB, -numa), 256 MiB deflate-on-oom balloon, "
+             "hog in a cgroup v2 cpuset with cpuset.mems=1: CONSTRAINT_CPUSET OOM",
+             deflate_on_oom=True, balloon_mib=256, oom="cpuset-hog", oom_arg="1", dumps=False,
+             qemu_extra=("-object", "memory-backend-ram,id=m0,size=256M",
+                         "-object", "memory-backend-ram,id=m1,size=256M",
+                         "-numa", "node,nodeid=0,memdev=m0,cpus=0",
+                         "-numa", "node,nodeid=1,memdev=m1")),
 )}
 
 
@@ -143,16 +163,20 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
 
     Returns the ground truth also written to ``groundtruth.json``.
     """
+    for need in scenario.needs:
+        if not Path(need).exists():
+            raise LabUnavailable(f"scenario {scenario.name} needs {need} (apt-get install ovmf)")
     run_dir.mkdir(parents=True)
     initrd = ensure_initramfs(kc)
     t0 = time.monotonic()
     gt: Dict = {"lab_version": LAB_VERSION, "scenario": asdict(scenario),
                 "kernel": {"release": kc.release, "version": kc.version},
-                "qemu_version": _qemu_version(), "mem_bytes": MEM_MIB * MIB,
+                "qemu_version": _qemu_version(), "mem_bytes": scenario.mem_mib * MIB,
                 "balloon_target_bytes": None, "phases": {}, "dumps": [], "timings_s": {}}
     log(f"{scenario.name}: booting {kc.release} under TCG")
     with Guest(kc, initrd, run_dir, scenario.deflate_on_oom, append_extra=scenario.append,
-               balloon_options=scenario.balloon_options) as guest:
+               balloon_options=scenario.balloon_options, mem_mib=scenario.mem_mib,
+               qemu_extra=scenario.qemu_extra) as guest:
         assert guest.qmp is not None
         gt["qemu_cmdline"] = guest.cmdline
         gt["qemu_sockets_dir"] = str(guest.sock_dir)
@@ -163,7 +187,7 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
         gt["phases"]["before"] = {**_capture(guest, run_dir, scenario, "before"), **_balloon_state(guest)}
 
         if scenario.balloon_mib:
-            target = (MEM_MIB - scenario.balloon_mib) * MIB
+            target = (scenario.mem_mib - scenario.balloon_mib) * MIB
             gt["balloon_target_bytes"] = target
             log(f"{scenario.name}: balloon value={target} ({scenario.balloon_mib} MiB balloon)")
             t = time.monotonic()

@@ -164,6 +164,9 @@ def test_memcg_scenario_is_a_memcg_oom_and_others_global(kernel, name):
         assert (r.tree("after-oom") / "sys/fs/cgroup/lab/memory.max").read_text().strip() == str(64 << 20)
         # A memcg OOM never calls the balloon's OOM notifier: balloon kept.
         assert vmstat(kernel, name, "after-oom")["balloon_deflate"] == 0
+    elif SCENARIOS[name].oom == "cpuset-hog":
+        assert (event["kind"], event["constraint"]) == ("global", "CONSTRAINT_CPUSET")
+        assert "Memory cgroup out of memory" not in dmesg
     else:
         assert (event["kind"], event["constraint"]) == ("global", "CONSTRAINT_NONE")
         assert "Memory cgroup out of memory" not in dmesg
@@ -419,6 +422,56 @@ def test_free_page_reporting_pages_are_not_balloon_pages(kernel):
         assert query_balloon(kernel, "fpr", phase) == r.groundtruth["balloon_target_bytes"]
     off = run(kernel, "deflate-off")
     assert (off.tree("after-inflate") / "sys/bus/virtio/drivers/virtio_balloon/virtio0/features").read_text()[5] == "0"
+
+
+@lab
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_uefi_boot_through_ovmf(kernel):
+    """Booted by OVMF: the kernel saw an EFI system table and the EFI memory map;
+    the balloon is still QEMU's to the page (the generic phase tests), and the
+    boot reservations differ from the BIOS boot of deflate-off."""
+    r = run(kernel, "uefi")
+    before = (r.tree("before") / "sos_commands/kernel/dmesg").read_text()
+    assert re.search(r"^\[[\s\d.]+\] efi: EFI v\S+ by ", before, re.M)
+    bios = (run(kernel, "deflate-off").tree("before") / "sos_commands/kernel/dmesg").read_text()
+    assert "efi: EFI v" not in bios
+    assert meminfo(kernel, "uefi", "before")["MemTotal"] != meminfo(kernel, "deflate-off", "before")["MemTotal"]
+    assert "-bios" in r.groundtruth["qemu_cmdline"]
+
+
+@lab
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_gigantic_hugepage_reserved_at_boot(kernel):
+    """One 1 GiB hugepage (hugepagesz=1G hugepages=1) in a 3 GiB guest: meminfo
+    Hugetlb: 1 GiB, the OOM report's node line hugepages_total=1 of 1048576kB,
+    and the balloon is QEMU's to the page (the generic phase tests)."""
+    r = run(kernel, "gigantic")
+    assert r.groundtruth["mem_bytes"] == 3 << 30
+    assert meminfo(kernel, "gigantic", "after-oom")["Hugetlb"] == 1 << 20
+    serial = r.serial_log.read_text(errors="replace")
+    assert re.search(r"Node 0 hugepages_total=1 hugepages_free=1 hugepages_surp=0 hugepages_size=1048576kB", serial)
+    vm = vmstat(kernel, "gigantic", "after-oom")
+    assert (vm["balloon_inflate"] - vm["balloon_deflate"]) * PAGE == 256 << 20
+
+
+@lab
+@pytest.mark.parametrize("kernel", ALL_KERNELS)
+def test_numa_cpuset_oom_with_a_deflate_on_oom_balloon(kernel):
+    """A CONSTRAINT_CPUSET OOM (hog confined to node 1) still calls the OOM
+    notifier (only memcg OOMs skip it): the balloon is deflated, all of it or in
+    1 MiB steps, and vmstat's events say exactly what QEMU lost."""
+    r = run(kernel, "numa-cpuset")
+    gt = r.groundtruth
+    (event,) = gt["oom"]["events"]
+    assert "mems_allowed=1," in next(line for line in r.serial_log.read_text(errors="replace").splitlines()
+                                     if "oom-kill:constraint=" in line)
+    assert (r.tree("after-oom") / "sys/fs/cgroup/lab/cpuset.mems.effective").read_text().strip() == "1"
+    zoneinfo = (r.tree("before") / "proc/zoneinfo").read_text()
+    assert "Node 1, zone" in zoneinfo
+    vm = vmstat(kernel, "numa-cpuset", "after-oom")
+    given_back = vm["balloon_deflate"] * PAGE
+    assert given_back == gt["at_oom"]["query-balloon"]["actual"] - gt["balloon_target_bytes"]
+    assert given_back > 0 and given_back % (256 * PAGE) == 0
 
 
 # Pure helpers, on real inputs (no QEMU).
