@@ -34,8 +34,13 @@ def analyze(*args):
     return json.loads(proc.stdout)
 
 
+#: The console's oom-kill:constraint= -> the analyzer's constraint (cpuset: numa-cpuset).
+_CONSTRAINTS = {"CONSTRAINT_NONE": "global", "CONSTRAINT_MEMCG": "memcg", "CONSTRAINT_CPUSET": "cpuset"}
+
+
 def _console_events(run):
-    return [(e["victim_pid"], e["victim_comm"], e["kind"]) for e in run.groundtruth["oom"]["events"]]
+    return [(e["victim_pid"], e["victim_comm"], _CONSTRAINTS.get(e["constraint"], e["kind"]))
+            for e in run.groundtruth["oom"]["events"]]
 
 
 def _qmp_balloon_at_oom(run):
