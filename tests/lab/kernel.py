@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The cached Debian guest kernels: image, modules and debug info.
 
-Two generations (:data:`KERNELS`): ``"6.1"`` (Debian 12 bookworm, the default,
-fetched with the system's apt) and ``"6.12"`` (Debian 13 trixie, fetched with a
-private apt configuration under ``<cache>/apt-trixie/`` that leaves the
-system's apt setup alone). Each is fetched once into
+Four generations (:data:`KERNELS`): ``"5.10"`` (Debian 11 bullseye and
+bullseye-security), ``"6.1"`` (Debian 12 bookworm, the default, fetched with
+the system's apt), ``"6.12"`` (Debian 13 trixie) and ``"7"`` (trixie-backports'
+newest 7.N with a ``-dbg``), the others fetched with a private apt
+configuration under ``<cache>/apt-<suite>/`` that leaves the system's apt
+setup alone. Each is fetched once into
 ``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/kernels/<release>/``::
 
     boot/vmlinuz-<release>, boot/config-<release>
@@ -573,7 +575,7 @@ def _fetch(spec: KernelSpec, release: str, dest: Path) -> None:
 def kernel_cache(release: Optional[str] = None, kernel: Optional[str] = None) -> KernelCache:
     """The cached kernel ``release`` of generation ``kernel``, fetching it first if needed.
 
-    ``kernel``: a :data:`KERNELS` name (``"6.1"``, the default, or ``"6.12"``);
+    ``kernel``: a :data:`KERNELS` name (``"5.10"``, ``"6.1"`` (the default), ``"6.12"``, ``"7"``);
     implied by ``release`` when that is given. Without ``release``: the newest
     release of that generation already in the cache (no network), else the
     newest one apt offers. ``$BALLOON_OOM_KERNEL=<release>`` pins the release

@@ -3,8 +3,8 @@
 
 Lab tests (``-m lab``) boot the real Debian guests under QEMU/TCG the first
 time (``ensure_run``), then reuse the cached runs. Every lab test runs on each
-of the lab's kernels (:data:`tests.lab.KERNELS`: Debian 12's 6.1 and Debian
-13's 6.12); values that differ between them (MemTotal, boot reservations) are
+of the lab's kernels (:data:`tests.lab.KERNELS`: 5.10, 6.1, 6.12 and 7.x);
+values that differ between them (MemTotal, boot reservations) are
 taken from that kernel's own captures, never written in. They fail, not skip, when
 the lab cannot run: :class:`tests.lab.LabUnavailable` propagates.
 The unmarked tests at the end check the lab's pure helpers on real inputs.
