@@ -5,8 +5,9 @@ The lab (tests/lab) boots the guest under QEMU/TCG, inflates a 256 MiB
 virtio balloon over QMP, dumps memory (``dump-guest-memory``), runs a memory
 hog to a global OOM and dumps again.  Ground truth is QEMU's own
 ``query-balloon``, the serial console and the guest's /proc at the dump.
-Every test runs on each lab kernel (Debian 12's 6.1, Debian 13's 6.12: two
-generations of ``struct virtio_balloon`` and of the OOM report).
+Every test runs on each lab kernel (Debian 11's 5.10, 12's 6.1, 13's 6.12 and
+trixie-backports' 7.x: four generations of ``struct virtio_balloon`` and of the
+OOM report).
 """
 
 from __future__ import annotations

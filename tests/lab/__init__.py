@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """balloon-oom's real-guest lab: a ballooned Debian guest under QEMU/TCG.
 
-Two real kernel generations (:data:`KERNELS`): Debian 12's 6.1 (the default)
-and Debian 13's 6.12; ``ensure_run(scenario, kernel="6.12")`` picks one.
+Four real kernel generations (:data:`KERNELS`): Debian 11's 5.10, Debian 12's
+6.1 (the default), Debian 13's 6.12 and trixie-backports' 7.x;
+``ensure_run(scenario, kernel="7")`` picks one.
 
 It produces real captures for other tests: sosreport-shaped trees of the
 guest's /proc and /sys before and after inflating the virtio balloon and
@@ -96,7 +97,7 @@ def run_dir(scenario: str, kc: Optional[KernelCache] = None) -> Path:
 def ensure_run(scenario: str, force: bool = False, kernel: Optional[str] = None) -> Run:
     """The completed run of ``scenario`` on ``kernel``, running it first if needed (or ``force``).
 
-    ``kernel``: a :data:`KERNELS` name, ``"6.1"`` (the default) or ``"6.12"``.
+    ``kernel``: a :data:`KERNELS` name: ``"5.10"``, ``"6.1"`` (the default), ``"6.12"``, ``"7"``.
     Raises :class:`LabUnavailable` when QEMU, apt or the guest fail.
     """
     if scenario not in SCENARIOS:

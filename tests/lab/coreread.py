@@ -25,7 +25,7 @@ from pathlib import Path
 __all__ = ["READER", "crash_print", "drgn_totalram_pages", "totalram_pages", "unflatten"]
 
 #: Which tool reads each lab kernel's dumps (see the module docstring).
-READER = {"6.1": "crash", "6.12": "drgn"}
+READER = {"5.10": "crash", "6.1": "crash", "6.12": "drgn", "7": "drgn"}
 _FLAT_MAGIC = b"makedumpfile"
 
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import LabUnavailable
 from .kernel import KernelCache
@@ -95,19 +95,29 @@ def parse_replies(lines: List[str]) -> Capture:
 
 def qemu_command(kc: KernelCache, initrd: Path, run_dir: Path, sock_dir: Path,
                  deflate_on_oom: bool, serial: Optional[str] = None,
-                 append_extra: str = "") -> List[str]:
-    """The QEMU command line (TCG; see kvm-6.1/README.md of the real captures)."""
+                 append_extra: str = "", mem_mib: int = MEM_MIB,
+                 balloon_options: str = "", qemu_extra: Sequence[str] = ()) -> List[str]:
+    """The QEMU command line (TCG; see kvm-6.1/README.md of the real captures).
+
+    ``balloon_options``: more ``virtio-balloon-pci`` properties, e.g.
+    ``free-page-reporting=on``; ``qemu_extra``: more QEMU arguments (``-bios
+    OVMF.fd``, ``-cpu max,+pdpe1gb``).
+    """
     return [
-        "qemu-system-x86_64", "-accel", "tcg", "-m", str(MEM_MIB), "-smp", "1",
+        "qemu-system-x86_64", "-accel", "tcg", "-m", str(mem_mib), "-smp", "1",
         "-nodefaults", "-display", "none", "-no-reboot",
         "-kernel", str(kc.vmlinuz), "-initrd", str(initrd),
-        "-append", "console=ttyS0 quiet panic=-1" + (f" {append_extra}" if append_extra else ""),
+        # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
+        # check may fail and panic ("IO-APIC + timer doesn't work!"), seen on 6.1.
+        "-append", "console=ttyS0 quiet panic=-1 no_timer_check" + (f" {append_extra}" if append_extra else ""),
         "-serial", serial or f"file:{run_dir / 'serial.log'}",
         "-chardev", f"socket,id=ctl,path={sock_dir / 'ctl.sock'},server=on,wait=off",
         "-serial", "chardev:ctl",
         "-qmp", f"unix:{sock_dir / 'qmp.sock'},server=on,wait=off",
-        "-device", f"virtio-balloon-pci,id=balloon0,deflate-on-oom={'on' if deflate_on_oom else 'off'}",
+        "-device", f"virtio-balloon-pci,id=balloon0,deflate-on-oom={'on' if deflate_on_oom else 'off'}"
+        + (f",{balloon_options}" if balloon_options else ""),
         "-device", "vmcoreinfo",
+        *qemu_extra,
     ]
 
 
@@ -115,13 +125,17 @@ class Guest:
     """A booted guest; use as a context manager (QEMU is killed on exit)."""
 
     def __init__(self, kc: KernelCache, initrd: Path, run_dir: Path, deflate_on_oom: bool,
-                 boot_timeout: float = 120.0) -> None:
+                 boot_timeout: float = 300.0, append_extra: str = "",
+                 balloon_options: str = "", mem_mib: int = MEM_MIB,
+                 qemu_extra: Sequence[str] = ()) -> None:
         if shutil.which("qemu-system-x86_64") is None:
             raise LabUnavailable("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
         self.run_dir = run_dir
         # Unix socket paths must stay short (108 bytes): keep them in /tmp.
         self.sock_dir = Path(tempfile.mkdtemp(prefix="balloon-lab-"))
-        self.cmdline = qemu_command(kc, initrd, run_dir, self.sock_dir, deflate_on_oom)
+        self.cmdline = qemu_command(kc, initrd, run_dir, self.sock_dir, deflate_on_oom,
+                                    append_extra=append_extra, balloon_options=balloon_options,
+                                    mem_mib=mem_mib, qemu_extra=qemu_extra)
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.cmdline, stdin=subprocess.DEVNULL,
                                      stderr=open(run_dir / "qemu.stderr", "wb"))
@@ -131,10 +145,12 @@ class Guest:
         try:
             self.qmp = QMP(str(self.sock_dir / "qmp.sock"))
             self.ctl = self._connect(self.sock_dir / "ctl.sock")
+            # Firmware may write to ttyS1 before the kernel does (OVMF's
+            # terminal escapes, with no newline): find the record in the line.
             ready = self.read_line(boot_timeout)
-            while not ready.startswith("@@READY"):
+            while "@@READY " not in ready:
                 ready = self.read_line(boot_timeout)
-            self.guest_release = ready.split()[1]
+            self.guest_release = ready[ready.index("@@READY "):].split()[1]
             self.boot_seconds = round(time.monotonic() - self.t0, 2)
         except BaseException:
             self.close()

@@ -3,11 +3,14 @@
  * hog: allocate and touch anonymous memory 1 MiB at a time until the OOM
  * killer kills us. Progress goes to stdout every 16 MiB ("hog: 160 MiB"),
  * so the last line on the console tells how far it got.
- * Optional argument: stop after that many MiB (exit 0) instead.
+ * Optional argument: stop after that many MiB (exit 0) instead; with a
+ * second argument "hold", keep the memory and sleep until killed (the victim
+ * of a sysrq-f OOM).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHUNK (1UL << 20)
 
@@ -15,6 +18,7 @@ int main(int argc, char **argv)
 {
 	unsigned long limit = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
 	unsigned long mib = 0;
+	int hold = argc > 2 && strcmp(argv[2], "hold") == 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	printf("hog: start\n");
@@ -31,7 +35,10 @@ int main(int argc, char **argv)
 			printf("hog: %lu MiB\n", mib);
 		if (limit && mib >= limit) {
 			printf("hog: reached limit %lu MiB\n", mib);
-			return 0;
+			if (!hold)
+				return 0;
+			for (;;)
+				pause();
 		}
 	}
 }

@@ -82,7 +82,8 @@ capture() {
 	send_cmd ls_qemu_fw_cfg ls /sys/firmware/qemu_fw_cfg/by_name/etc
 	send_cmd dmesg dmesg
 	if [ -d /sys/fs/cgroup/lab ]; then
-		for a in memory.max memory.current memory.peak memory.events memory.stat; do
+		for a in memory.max memory.current memory.peak memory.events memory.stat \
+			cpuset.mems cpuset.mems.effective; do
 			send_file /sys/fs/cgroup/lab/$a
 		done
 	fi
@@ -105,6 +106,55 @@ run_memcg_hog() {
 	echo "@@ hog exited rc=$rc uptime=$(up)"
 	return $rc
 }
+# cpuset-hog NODES: the hog in cgroup v2 "lab" with cpuset.mems=NODES (a
+# two-node guest): its OOM is CONSTRAINT_CPUSET.
+run_cpuset_hog() {
+	mount -t cgroup2 none /sys/fs/cgroup
+	echo +cpuset > /sys/fs/cgroup/cgroup.subtree_control
+	mkdir -p /sys/fs/cgroup/lab
+	echo 0 > /sys/fs/cgroup/lab/cpuset.cpus
+	echo "$1" > /sys/fs/cgroup/lab/cpuset.mems
+	echo "@@ cpuset lab mems=$(cat /sys/fs/cgroup/lab/cpuset.mems.effective) uptime=$(up)"
+	sh -c 'echo $$ > /sys/fs/cgroup/lab/cgroup.procs && exec /bin/hog'
+	rc=$?
+	echo "@@ hog exited rc=$rc uptime=$(up)"
+	return $rc
+}
+# flood N: N debug-level records written to /dev/kmsg (the kernel's ring
+# buffer; "<7>" keeps them off the console), so older lines rotate out.
+# Needs printk.devkmsg=on (otherwise user writes are rate limited).
+run_flood() {
+	exec 5>/dev/kmsg
+	i=0
+	while [ $i -lt "$1" ]; do
+		echo "<7>lab-flood $i ................................................................................" >&5
+		i=$((i + 1))
+	done
+	exec 5>&-
+	echo "@@ flood wrote $1 records uptime=$(up)"
+}
+# sysrq-f MIB: a hog holding MIB MiB, then a manual OOM kill (SysRq f).
+# Before Linux v5.17 (commit f530243a172d) a sysrq OOM kills nothing when an
+# OOM notifier freed pages (deflate-on-oom): the hog then lives on, and is
+# ended here with SIGTERM after 20 s (exit status 143, not 137).
+run_sysrq_f() {
+	/bin/hog "$1" hold >/tmp/hog.log 2>&1 &
+	pid=$!
+	until grep -q "reached limit" /tmp/hog.log; do sleep 0.2; done
+	echo "@@ hog holds $1 MiB, sysrq f uptime=$(up)"
+	echo f > /proc/sysrq-trigger
+	i=0
+	while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+	if kill -0 $pid 2>/dev/null; then
+		echo "@@ sysrq-f: hog still alive after 20 s, SIGTERM uptime=$(up)"
+		kill -TERM $pid
+	fi
+	wait $pid
+	rc=$?
+	cat /tmp/hog.log
+	echo "@@ hog exited rc=$rc uptime=$(up)"
+	return $rc
+}
 
 while read -r cmd arg <&3; do
 	echo "@@ GOT $cmd $arg uptime=$(up)"
@@ -113,6 +163,9 @@ while read -r cmd arg <&3; do
 	capture) capture ;;
 	hog) run_hog $arg; rc=$? ;;
 	memcg-hog) run_memcg_hog "${arg:-64M}"; rc=$? ;;
+	cpuset-hog) run_cpuset_hog "${arg:-1}"; rc=$? ;;
+	flood) run_flood "${arg:-4000}" ;;
+	sysrq-f) run_sysrq_f "${arg:-64}"; rc=$? ;;
 	ping) ;;
 	poweroff) echo "@@DONE poweroff 0 uptime=$(up)" >&4; sync; poweroff -f ;;
 	*) rc=127 ;;

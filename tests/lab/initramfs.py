@@ -88,9 +88,14 @@ def busybox_path() -> Path:
 
 
 def build_hog(dest: Path) -> Path:
-    """Compile ``hog.c`` statically into ``dest`` (rebuilt when the source changes)."""
+    """Compile ``hog.c`` statically into ``dest`` + ``-<hash of hog.c>``.
+
+    Named by the source's content, not compared by mtime: checkouts with
+    different ``hog.c`` sharing one cache each get their own binary.
+    """
     src = HERE / "hog.c"
-    if dest.exists() and dest.stat().st_mtime >= src.stat().st_mtime:
+    dest = dest.with_name(f"{dest.name}-{hashlib.sha256(src.read_bytes()).hexdigest()[:12]}")
+    if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     res = subprocess.run(["gcc", "-static", "-O2", "-o", str(dest) + ".tmp", str(src)],

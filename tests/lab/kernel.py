@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The cached Debian guest kernels: image, modules and debug info.
 
-Two generations (:data:`KERNELS`): ``"6.1"`` (Debian 12 bookworm, the default,
-fetched with the system's apt) and ``"6.12"`` (Debian 13 trixie, fetched with a
-private apt configuration under ``<cache>/apt-trixie/`` that leaves the
-system's apt setup alone). Each is fetched once into
+Four generations (:data:`KERNELS`): ``"5.10"`` (Debian 11 bullseye and
+bullseye-security), ``"6.1"`` (Debian 12 bookworm, the default, fetched with
+the system's apt), ``"6.12"`` (Debian 13 trixie) and ``"7"`` (trixie-backports'
+newest 7.N with a ``-dbg``), the others fetched with a private apt
+configuration under ``<cache>/apt-<suite>/`` that leaves the system's apt
+setup alone. Each is fetched once into
 ``${BALLOON_OOM_CACHE:-~/.cache/balloon-oom}/kernels/<release>/``::
 
     boot/vmlinuz-<release>, boot/config-<release>
@@ -41,7 +43,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import LabUnavailable
 
@@ -74,36 +76,49 @@ BALLOON_MODULES = ("virtio_balloon", "hv_balloon", "vmw_balloon", "xen_balloon",
 class KernelSpec:
     """One kernel generation the lab can boot: a Debian suite's amd64 flavour.
 
-    ``release_re`` matches a release of this generation; its one group is the
-    number that orders releases (the ABI for 6.1, the stable patch level for 6.12).
+    ``release_re`` matches a release of this generation; its groups are the
+    numbers that order releases (the ABI for 5.10 and 6.1, the stable patch
+    level for 6.12, minor and patch for 7.x).
     ``system_apt``: fetched with the host's own apt sources (the host is bookworm);
-    otherwise with a private apt configuration for ``suite``.
+    otherwise with a private apt configuration for ``suites`` (``suite`` and
+    any further ones, e.g. bullseye-security) under ``<cache>/apt-<suite>/``.
     """
 
     name: str
     suite: str
     release_re: str
     system_apt: bool
+    extra_suites: Tuple[Tuple[str, str], ...] = ()   # (mirror env var's default, suite)
 
     def matches(self, release: str) -> bool:
         """
         >>> KERNELS["6.12"].matches("6.12.117+deb13-amd64"), KERNELS["6.1"].matches("6.12.117+deb13-amd64")
         (True, False)
+        >>> KERNELS["7"].matches("7.3.4+deb13-amd64"), KERNELS["5.10"].matches("5.10.0-46-amd64")
+        (True, True)
         """
         return re.fullmatch(self.release_re, release) is not None
 
-    def order(self, release: str) -> int:
+    def order(self, release: str) -> Tuple[int, ...]:
+        """
+        >>> KERNELS["7"].order("7.10.1+deb13-amd64") > KERNELS["7"].order("7.3.4+deb13-amd64")
+        True
+        """
         m = re.fullmatch(self.release_re, release)
-        return int(m.group(1)) if m else -1
+        return tuple(int(g) for g in m.groups()) if m else (-1,)
 
 
 #: The kernels of the lab, by name; :data:`DEFAULT_KERNEL` is used when none is named.
 KERNELS: Dict[str, KernelSpec] = {k.name: k for k in (
+    KernelSpec("5.10", "bullseye", r"5\.10\.0-(\d+)-amd64", system_apt=False,
+               extra_suites=(("security", "bullseye-security"),)),
     KernelSpec("6.1", "bookworm", r"6\.1\.0-(\d+)-amd64", system_apt=True),
     KernelSpec("6.12", "trixie", r"6\.12\.(\d+)\+deb13-amd64", system_apt=False),
+    KernelSpec("7", "trixie-backports", r"7\.(\d+)\.(\d+)\+deb13-amd64", system_apt=False),
 )}
 DEFAULT_KERNEL = "6.1"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 
 def cache_root() -> Path:
@@ -294,8 +309,11 @@ def apt_options(spec: KernelSpec) -> List[str]:
     (base / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (base / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     mirror = os.environ.get("BALLOON_OOM_DEBIAN_MIRROR", DEBIAN_MIRROR)
+    security = os.environ.get("BALLOON_OOM_DEBIAN_SECURITY_MIRROR", DEBIAN_SECURITY_MIRROR)
     sources = base / "sources.list"
-    line = f"deb {mirror} {spec.suite} main\n"
+    line = f"deb {mirror} {spec.suite} main\n" + "".join(
+        f"deb {security if kind == 'security' else mirror} {suite} main\n"
+        for kind, suite in spec.extra_suites)
     if not sources.exists() or sources.read_text() != line:
         sources.write_text(line)
     opts = ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
@@ -420,21 +438,47 @@ def _extract(deb: Path, dest: Path, want: Callable[[str], bool],
     return written
 
 
+def _image_packages(opts: Sequence[str], release: str) -> List[str]:
+    """The packages holding ``release``'s kernel, modules, config and module indexes.
+
+    Probed in apt: ``linux-image-<rel>-unsigned`` (5.10, 6.1, 6.12), else the
+    split of trixie-backports' 7.x, where ``linux-image-<rel>`` is a
+    metapackage over ``linux-binary-<rel>`` (``usr/lib/modules/<rel>/vmlinuz``),
+    ``linux-modules-<rel>`` (the ``.ko.xz``) and ``linux-base-<rel>`` (``config``,
+    ``modules.builtin``), else ``linux-image-<rel>`` itself.
+    """
+    def offered(pkg: str) -> bool:
+        return subprocess.run(["apt-cache", *opts, "show", "--no-all-versions", pkg],
+                              capture_output=True).returncode == 0
+
+    if offered(f"linux-image-{release}-unsigned"):
+        return [f"linux-image-{release}-unsigned"]
+    split = [f"linux-{part}-{release}" for part in ("binary", "modules", "base")]
+    if all(offered(p) for p in split):
+        return split
+    return [f"linux-image-{release}"]
+
+
 def _fetch(spec: KernelSpec, release: str, dest: Path) -> None:
     """Download, extract and index ``release`` into ``dest`` (a fresh directory)."""
     downloads = cache_root() / "downloads"
     opts = apt_options(spec)
-    image_pkg = f"linux-image-{release}-unsigned"
-    if subprocess.run(["apt-cache", *opts, "show", "--no-all-versions", image_pkg],
-                      capture_output=True).returncode != 0:
-        image_pkg = f"linux-image-{release}"
+    image_pkgs = _image_packages(opts, release)
     dbg_pkg = f"linux-image-{release}-dbg"
-    debs = _download([image_pkg, dbg_pkg], downloads, opts)
-    version = _run(["dpkg-deb", "-f", str(debs[image_pkg]), "Version"]).stdout.strip()
+    debs = _download([*image_pkgs, dbg_pkg], downloads, opts)
+    version = _run(["dpkg-deb", "-f", str(debs[image_pkgs[0]]), "Version"]).stdout.strip()
 
     # Modules live in lib/modules (bookworm) or usr/lib/modules (trixie, merged
-    # /usr); either way they are written to lib/modules/<release>/ here.
+    # /usr); either way they are written to lib/modules/<release>/ here. The
+    # kernel and its config are boot/vmlinuz-<rel>, boot/config-<rel> up to
+    # 6.12 and usr/lib/modules/<rel>/{vmlinuz,config} in 7.x's split packages:
+    # written to boot/ here.
     mod_prefixes = (f"lib/modules/{release}/", f"usr/lib/modules/{release}/")
+    boot_files = {f"boot/vmlinuz-{release}": f"boot/vmlinuz-{release}",
+                  f"boot/config-{release}": f"boot/config-{release}"}
+    for prefix in mod_prefixes:
+        boot_files[prefix + "vmlinuz"] = f"boot/vmlinuz-{release}"
+        boot_files[prefix + "config"] = f"boot/config-{release}"
 
     def mod_rel(name: str) -> Optional[str]:
         for prefix in mod_prefixes:
@@ -442,66 +486,80 @@ def _fetch(spec: KernelSpec, release: str, dest: Path) -> None:
                 return name[len(prefix):]
         return None
 
-    # Pass 1 over the image: kernel, config, module indexes, and every module's
-    # depends= (read from the stream, nothing else written).
+    # Pass 1 over the image package(s): kernel, config, module indexes, and
+    # every module's depends= (read from the stream, nothing else written).
     depends: Dict[str, List[str]] = {}
     paths: Dict[str, str] = {}
+    holder: Dict[str, str] = {}     # module -> package whose .deb holds it
     builtin: set = set()
-    log(f"reading {debs[image_pkg].name}")
-    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(debs[image_pkg])], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tf:
-        for member in tf:
-            name = member.name[2:] if member.name.startswith("./") else member.name
-            if not member.isfile():
-                continue
-            rel = mod_rel(name)
-            ko = _ko_name(rel) if rel is not None else None
-            if ko is not None:
-                data = _decompress(name, tf.extractfile(member).read())  # type: ignore[union-attr]
-                info = modinfo(data)
-                mod = info.get("name") or _modname(ko)
-                depends[mod] = [d for d in info.get("depends", "").split(",") if d]
-                paths[mod] = ko
-            elif name in (f"boot/vmlinuz-{release}", f"boot/config-{release}") or (
-                    rel is not None and "/" not in rel):
-                data = tf.extractfile(member).read()  # type: ignore[union-attr]
-                if rel == "modules.builtin":   # "kernel/drivers/virtio/virtio_pci.ko" lines
-                    builtin |= {_modname(line) for line in data.decode().split()}
-                target = dest / (f"lib/modules/{release}/{rel}" if rel is not None else name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-    if proc.wait() != 0:
-        raise LabUnavailable(f"dpkg-deb --fsys-tarfile {debs[image_pkg]} failed")
+    for pkg in image_pkgs:
+        log(f"reading {debs[pkg].name}")
+        proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(debs[pkg])], stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tf:
+            for member in tf:
+                name = member.name[2:] if member.name.startswith("./") else member.name
+                if not member.isfile():
+                    continue
+                rel = mod_rel(name)
+                ko = _ko_name(rel) if rel is not None else None
+                if ko is not None:
+                    data = _decompress(name, tf.extractfile(member).read())  # type: ignore[union-attr]
+                    info = modinfo(data)
+                    mod = info.get("name") or _modname(ko)
+                    depends[mod] = [d for d in info.get("depends", "").split(",") if d]
+                    paths[mod] = ko
+                    holder[mod] = pkg
+                elif name in boot_files or (rel is not None and "/" not in rel):
+                    data = tf.extractfile(member).read()  # type: ignore[union-attr]
+                    if rel == "modules.builtin":   # "kernel/drivers/virtio/virtio_pci.ko" lines
+                        builtin |= {_modname(line) for line in data.decode().split()}
+                    target = dest / (boot_files.get(name) or f"lib/modules/{release}/{rel}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+        if proc.wait() != 0:
+            raise LabUnavailable(f"dpkg-deb --fsys-tarfile {debs[pkg]} failed")
+    for want in boot_files.values():
+        if not (dest / want).is_file():
+            raise LabUnavailable(f"{', '.join(image_pkgs)}: no {want} (nor its usr/lib/modules form)")
+    (dest / f"lib/modules/{release}/vmlinuz").unlink(missing_ok=True)   # 7.x: a copy of boot/'s
     missing = [m for m in GUEST_MODULES if m not in paths and m not in builtin]
     if missing:
-        raise LabUnavailable(f"{image_pkg} has no module(s) {missing} (neither a file nor in modules.builtin)")
+        raise LabUnavailable(f"{image_pkgs} have no module(s) {missing} (neither a file nor in modules.builtin)")
     roots = [m for m in GUEST_MODULES if m in paths]
     order = load_order(roots, lambda m: [d for d in depends[m] if d not in builtin])
     # Pass 2: only the modules to load, decompressed.
-    wanted = {paths[m] for m in order}
-    _extract(debs[image_pkg], dest, lambda n: _ko_name(mod_rel(n) or "") in wanted,
-             lambda n: f"lib/modules/{release}/{_ko_name(mod_rel(n) or '')}")
+    for pkg in image_pkgs:
+        wanted = {paths[m] for m in order if holder[m] == pkg}
+        if wanted:
+            _extract(debs[pkg], dest, lambda n: _ko_name(mod_rel(n) or "") in wanted,
+                     lambda n: f"lib/modules/{release}/{_ko_name(mod_rel(n) or '')}")
 
-    # The -dbg package: vmlinux and debug .ko of the loaded and balloon modules.
+    # The -dbg package: vmlinux and debug .ko of the loaded and balloon
+    # modules. The debug vmlinux is usr/lib/debug/boot/vmlinux-<rel> up to
+    # 6.12; 7.x's -dbg has it as usr/lib/debug/lib/modules/<rel>/vmlinux with
+    # boot/vmlinux-<rel> a symlink to it. Written to the boot/ path here.
     dbg_names = set(order) | {m.replace("-", "_") for m in BALLOON_MODULES}
     dbg_mod_prefix = f"usr/lib/debug/lib/modules/{release}/"
+    vmlinux_names = (f"usr/lib/debug/boot/vmlinux-{release}", dbg_mod_prefix + "vmlinux")
 
     def want_dbg(name: str) -> bool:
-        if name == f"usr/lib/debug/boot/vmlinux-{release}":
+        if name in vmlinux_names:
             return True
         return name.startswith(dbg_mod_prefix) and name.endswith(".ko") and _modname(name) in dbg_names
 
     log(f"extracting vmlinux and module debug info from {debs[dbg_pkg].name} (~1 min)")
-    got = _extract(debs[dbg_pkg], dest / "dbg", want_dbg)
-    if f"usr/lib/debug/boot/vmlinux-{release}" not in got:
-        raise LabUnavailable(f"{dbg_pkg} has no vmlinux-{release}")
+    got = _extract(debs[dbg_pkg], dest / "dbg", want_dbg,
+                   lambda n: vmlinux_names[0] if n in vmlinux_names else n)
+    if not set(vmlinux_names) & set(got):
+        raise LabUnavailable(f"{dbg_pkg} has no vmlinux ({' or '.join(vmlinux_names)})")
     (dest / "package.json").write_text(json.dumps({
         "release": release,
         "version": version,
         "kernel": spec.name,
         "suite": spec.suite,
-        "image_package": image_pkg,
+        "image_package": image_pkgs[0],
+        "image_packages": image_pkgs,
         "dbg_package": dbg_pkg,
         "load_order": order,
         "builtin": sorted(m for m in GUEST_MODULES if m in builtin and m not in paths),
@@ -517,7 +575,7 @@ def _fetch(spec: KernelSpec, release: str, dest: Path) -> None:
 def kernel_cache(release: Optional[str] = None, kernel: Optional[str] = None) -> KernelCache:
     """The cached kernel ``release`` of generation ``kernel``, fetching it first if needed.
 
-    ``kernel``: a :data:`KERNELS` name (``"6.1"``, the default, or ``"6.12"``);
+    ``kernel``: a :data:`KERNELS` name (``"5.10"``, ``"6.1"`` (the default), ``"6.12"``, ``"7"``);
     implied by ``release`` when that is given. Without ``release``: the newest
     release of that generation already in the cache (no network), else the
     newest one apt offers. ``$BALLOON_OOM_KERNEL=<release>`` pins the release

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Iterable, List
 
-__all__ = ["oom_events"]
+__all__ = ["oom_events", "report_node_balloon_kb"]
 
 _INVOKED = re.compile(r"^(?:\[\s*[\d.]+\]\s*)?(?P<comm>.+?) invoked oom-killer: ")
 _KILLED = re.compile(r"^(?:\[\s*[\d.]+\]\s*)?(?P<prefix>Out of memory|Memory cgroup out of memory)"
@@ -56,3 +56,31 @@ def oom_events(lines: Iterable[str]) -> List[Dict]:
             })
             pending = {}
     return events
+
+
+def report_node_balloon_kb(lines: Iterable[str]) -> List[int]:
+    """The ``Balloon:NkB`` fields (Linux v6.15+) of the ``Node N active_anon:``
+    lines of each OOM report, from ``invoked oom-killer`` to ``oom-kill:``.
+
+    7.x also prints a ``page allocation failure`` with its own show_mem after
+    the kill: not part of the report, so not counted.
+
+    >>> report_node_balloon_kb([
+    ...   "[ 17.3] hog invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE), order=0",
+    ...   "[ 17.3] Node 0 active_anon:171568kB all_unreclaimable? yes Balloon:262144kB gpu_active:0kB",
+    ...   "[ 17.3] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null)",
+    ...   "[ 17.3] Node 0 active_anon:171568kB all_unreclaimable? yes Balloon:262144kB gpu_active:0kB"])
+    [262144]
+    """
+    found: List[int] = []
+    inside = False
+    for line in lines:
+        if " invoked oom-killer: " in line:
+            inside = True
+        elif "oom-kill:constraint=" in line:
+            inside = False
+        elif inside and re.search(r"\bNode \d+ active_anon:", line):
+            m = re.search(r" Balloon:(\d+)kB", line)
+            if m:
+                found.append(int(m.group(1)))
+    return found

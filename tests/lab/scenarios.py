@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from .errors import LabUnavailable
 from .guest import MEM_MIB, Guest
@@ -36,6 +36,8 @@ __all__ = ["LAB_VERSION", "PHASES", "SCENARIOS", "Scenario", "run_scenario"]
 LAB_VERSION = "balloon-oom-lab-1"
 PHASES = ("before", "after-inflate", "after-oom")
 MIB = 1 << 20
+#: Debian's ovmf package: UEFI firmware for the uefi scenario.
+OVMF = "/usr/share/ovmf/OVMF.fd"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,16 @@ class Scenario:
     balloon_mib: int            # 0: never inflate
     oom: str                    # "hog" or "memcg-hog"
     memcg_max: str = ""
+    oom_arg: str = ""           # the argument of other OOM commands (sysrq-f: MiB the hog holds)
     kdump_zlib: bool = True     # also write inflated.kdump-zlib (~30 MB, <1 s)
+    dumps: bool = True          # write vmcores at all (the evidence-gap scenarios need none)
+    pre_oom: str = ""           # a guest command run just before the OOM (e.g. "flood 4000")
+    append: str = ""            # more kernel command line
+    balloon_options: str = ""   # more virtio-balloon-pci properties
+    host_deflate_after_oom: bool = False   # QMP balloon back to mem_bytes before collecting
+    mem_mib: int = MEM_MIB
+    qemu_extra: Tuple[str, ...] = ()       # more QEMU arguments (firmware, CPU model)
+    needs: Tuple[str, ...] = ()            # host files the scenario needs (OVMF)
 
     @property
     def phases(self) -> List[str]:
@@ -54,6 +65,8 @@ class Scenario:
 
     @property
     def vmcores(self) -> List[str]:
+        if not self.dumps:
+            return []
         return (["inflated"] if self.balloon_mib else []) + ["after-oom"]
 
 
@@ -66,6 +79,36 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in (
              deflate_on_oom=False, balloon_mib=0, oom="hog"),
     Scenario("memcg", "256 MiB balloon (deflate off), hog in a cgroup v2 with memory.max=64M: memcg OOM",
              deflate_on_oom=False, balloon_mib=256, oom="memcg-hog", memcg_max="64M"),
+    # Evidence-gap scenarios: what the analyzer gets is missing something.
+    Scenario("flood", "as deflate-off, but 4000 records written to /dev/kmsg before the OOM: "
+             "the boot lines (Memory:, the balloon's probe) rotate out of the ring buffer",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             pre_oom="flood 4000", append="printk.devkmsg=on"),
+    Scenario("deflate-after", "as deflate-off, but the host deflates the balloon (QMP balloon "
+             "value=mem) between the OOM and the collection",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             host_deflate_after_oom=True),
+    Scenario("sysrq-f", "256 MiB deflate-on-oom balloon, a hog holding 64 MiB, OOM by SysRq f: "
+             "the notifier deflates 1 MiB but a sysrq OOM kills anyway",
+             deflate_on_oom=True, balloon_mib=256, oom="sysrq-f", oom_arg="64", dumps=False),
+    Scenario("fpr", "as deflate-off with free-page-reporting=on: reported free pages are not balloon pages",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             balloon_options="free-page-reporting=on"),
+    Scenario("uefi", "as deflate-off, booted through UEFI firmware (OVMF, -bios): EFI memory map, "
+             "different boot reservations",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False,
+             qemu_extra=("-bios", OVMF), needs=(OVMF,)),
+    Scenario("gigantic", "3 GiB guest with one 1 GiB hugepage reserved at boot (hugepagesz=1G "
+             "hugepages=1, -cpu max,+pdpe1gb), 256 MiB balloon, deflate off, hog",
+             deflate_on_oom=False, balloon_mib=256, oom="hog", dumps=False, mem_mib=3072,
+             append="hugepagesz=1G hugepages=1", qemu_extra=("-cpu", "max,+pdpe1gb")),
+    Scenario("numa-cpuset", "two-node guest (2 x 256 MiB, -numa), 256 MiB deflate-on-oom balloon, "
+             "hog in a cgroup v2 cpuset with cpuset.mems=1: CONSTRAINT_CPUSET OOM",
+             deflate_on_oom=True, balloon_mib=256, oom="cpuset-hog", oom_arg="1", dumps=False,
+             qemu_extra=("-object", "memory-backend-ram,id=m0,size=256M",
+                         "-object", "memory-backend-ram,id=m1,size=256M",
+                         "-numa", "node,nodeid=0,memdev=m0,cpus=0",
+                         "-numa", "node,nodeid=1,memdev=m1")),
 )}
 
 
@@ -120,15 +163,20 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
 
     Returns the ground truth also written to ``groundtruth.json``.
     """
+    for need in scenario.needs:
+        if not Path(need).exists():
+            raise LabUnavailable(f"scenario {scenario.name} needs {need} (apt-get install ovmf)")
     run_dir.mkdir(parents=True)
     initrd = ensure_initramfs(kc)
     t0 = time.monotonic()
     gt: Dict = {"lab_version": LAB_VERSION, "scenario": asdict(scenario),
                 "kernel": {"release": kc.release, "version": kc.version},
-                "qemu_version": _qemu_version(), "mem_bytes": MEM_MIB * MIB,
+                "qemu_version": _qemu_version(), "mem_bytes": scenario.mem_mib * MIB,
                 "balloon_target_bytes": None, "phases": {}, "dumps": [], "timings_s": {}}
     log(f"{scenario.name}: booting {kc.release} under TCG")
-    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom) as guest:
+    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom, append_extra=scenario.append,
+               balloon_options=scenario.balloon_options, mem_mib=scenario.mem_mib,
+               qemu_extra=scenario.qemu_extra) as guest:
         assert guest.qmp is not None
         gt["qemu_cmdline"] = guest.cmdline
         gt["qemu_sockets_dir"] = str(guest.sock_dir)
@@ -139,7 +187,7 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
         gt["phases"]["before"] = {**_capture(guest, run_dir, scenario, "before"), **_balloon_state(guest)}
 
         if scenario.balloon_mib:
-            target = (MEM_MIB - scenario.balloon_mib) * MIB
+            target = (scenario.mem_mib - scenario.balloon_mib) * MIB
             gt["balloon_target_bytes"] = target
             log(f"{scenario.name}: balloon value={target} ({scenario.balloon_mib} MiB balloon)")
             t = time.monotonic()
@@ -154,19 +202,38 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
             gt["inflate_polls"] = polls
             gt["phases"]["after-inflate"] = {**_balloon_state(guest),
                                              **_capture(guest, run_dir, scenario, "after-inflate")}
-            gt["dumps"].append(_dump(guest, run_dir, "inflated", "elf"))
-            if scenario.kdump_zlib:
+            if scenario.dumps:
+                gt["dumps"].append(_dump(guest, run_dir, "inflated", "elf"))
+            if scenario.dumps and scenario.kdump_zlib:
                 gt["dumps"].append(_dump(guest, run_dir, "inflated", "kdump-zlib"))
+
+        if scenario.pre_oom:
+            log(f"{scenario.name}: {scenario.pre_oom}")
+            if guest.command(scenario.pre_oom, timeout=600).rc != 0:
+                raise LabUnavailable(f"guest command {scenario.pre_oom!r} failed")
 
         log(f"{scenario.name}: {scenario.oom} until OOM-killed")
         t = time.monotonic()
-        cmd = scenario.oom + (f" {scenario.memcg_max}" if scenario.memcg_max else "")
+        arg = scenario.memcg_max or scenario.oom_arg
+        cmd = scenario.oom + (f" {arg}" if arg else "")
         done = guest.command(cmd, timeout=600)
         gt["timings_s"]["oom_phase"] = round(time.monotonic() - t, 2)
         gt["hog_exit_status"] = done.rc
+        # QEMU's balloon when the OOM is over, before anything the host does next.
+        gt["at_oom"] = _balloon_state(guest)
+        if scenario.host_deflate_after_oom:
+            mem = gt["mem_bytes"]
+            log(f"{scenario.name}: host deflates the balloon (value={mem})")
+            guest.qmp.cmd("balloon", value=mem)
+            t = time.monotonic()
+            while guest.qmp.cmd("query-balloon")["actual"] != mem:
+                if time.monotonic() - t > 120:
+                    raise LabUnavailable(f"balloon never went back to {mem} bytes")
+                time.sleep(0.05)
         gt["phases"]["after-oom"] = {**_balloon_state(guest),
                                      **_capture(guest, run_dir, scenario, "after-oom")}
-        gt["dumps"].append(_dump(guest, run_dir, "after-oom", "elf"))
+        if scenario.dumps:
+            gt["dumps"].append(_dump(guest, run_dir, "after-oom", "elf"))
         gt["qmp_events"] = guest.qmp.events
         guest.command("ping")  # flush: all console output of the OOM phase is in serial.log
     gt["timings_s"]["total"] = round(time.monotonic() - t0, 2)
