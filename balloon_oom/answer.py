@@ -92,6 +92,16 @@ def _driver_name(analysis: Analysis) -> str:
     return drivers[0] if len(set(drivers)) == 1 else "balloon"
 
 
+def _held(v: EventVerdict) -> str:
+    """The size at the OOM as the interval it is (the basis is in the verdict's reason)."""
+    lo, hi = v.balloon_lower_bytes, v.balloon_upper_bytes
+    if lo is not None and hi is not None and lo != hi:
+        return f"between {_mib(lo)} and {_mib(hi)}" if lo else f"at most {_mib(hi)}"
+    if lo is not None and hi is None:
+        return f"at least {_mib(lo)}"
+    return ("at most " if v.balloon_upper_bound else "") + _mib(v.balloon_bytes_at_oom)
+
+
 def _share(v: EventVerdict) -> str:
     total = sum(v.picture.values()) if v.picture else 0
     if v.balloon_bytes_at_oom is None or total <= 0:
@@ -226,9 +236,7 @@ def summary(analysis: Analysis) -> str:
                 f" It happened {_when(analysis, number, ev)}: ")
              + f"{trigger} hit {constraint} OOM{victim}."]
     if v.balloon_bytes_at_oom is not None:
-        bound = "at most " if v.balloon_upper_bound else ""
-        parts.append(f"The {_driver_name(analysis)} held {bound}{_mib(v.balloon_bytes_at_oom)}"
-                     f"{_share(v)} at that moment ({v.balloon_basis}).")
+        parts.append(f"The {_driver_name(analysis)} held {_held(v)}{_share(v)} at that moment.")
     elif analysis.balloons:
         parts.append(f"How much the {_driver_name(analysis)} held at that moment is not known"
                      f" from this report.")
