@@ -23,7 +23,7 @@ EXPECTED = {
     "deflate-off": ("contributed", 256 * 2**20, "pages reserved at the OOM", False),
     "deflate-on": ("not-contributed", None, "unaccounted gap", True),
     "empty": ("not-contributed", 0, "pages reserved at the OOM", False),
-    "memcg": ("not-contributed", None, None, False),
+    "memcg": ("not-contributed", None, None, None),  # decided by the memcg rule, whatever the size
 }
 
 
@@ -72,8 +72,9 @@ def _check(doc, run, name):
     if size is not None:
         assert ev["balloon_bytes_at_oom"] == size
     if basis is not None:
-        assert ev["balloon_basis"].startswith(basis)
-    assert ev["balloon_upper_bound"] is upper
+        assert basis in ev["balloon_basis"]
+    if upper is not None:
+        assert ev["balloon_upper_bound"] is upper
     if name == "deflate-on":  # the notifier gave (nearly) everything back
         assert ev["balloon_bytes_at_oom"] < 16 * 2**20
 
@@ -128,11 +129,11 @@ def test_vmcore_without_vmlinux_debuginfo_is_one_line_error(kernel):
 #: SysRq-f OOM is not judged here, only its sizes).
 GAPS = {"flood": "contributed", "deflate-after": "contributed", "fpr": "contributed", "sysrq-f": None,
         "uefi": "contributed", "gigantic": "contributed", "numa-cpuset": None}
-#: (scenario, kernel) pairs the current rules get wrong (strict xfail), measured:
-#: gigantic: "not-contributed" with the 256 MiB balloon held at the OOM (all four);
-#: uefi: "contributed" but an exact size of 214.6 MiB (5.10), 213.5 MiB (6.1), 209.8 MiB
-#: (6.12) from the boot baseline, not QEMU's 256 MiB (7.3 prints Balloon: and is right).
-WRONG_NOW = {("gigantic", k) for k in KERNELS} | {("uefi", k) for k in ("5.10", "6.1", "6.12")}
+#: (scenario, kernel) pairs the rules get wrong (strict xfail). Empty since issue 12:
+#: before it, gigantic said "not-contributed" with 256 MiB of a 3 GiB guest (2 GiB
+#: outside its 1 GiB hugetlb pool) in the balloon, and uefi gave an exact 209.8-214.6 MiB
+#: from a boot baseline that missed the EFI boot-services line, not QEMU's 256 MiB.
+WRONG_NOW: set = set()
 
 
 def _gap_params():

@@ -60,7 +60,20 @@ def _weakest(*confs: Confidence) -> Confidence:
 def _guest_bytes(ev: OomEvent, analysis: Analysis) -> Tuple[Optional[int], str]:
     page = page_size(analysis)
     if ev.pages_ram is not None:
-        return ev.pages_ram * page, f"pages RAM {ev.pages_ram} x {page}"
+        ram = ev.pages_ram * page
+        pool = sum(h.get("hugepages_total", 0) * h.get("hugepages_size_kb", 0) * 1024
+                   for h in ev.hugetlb)
+        if 0 < pool < ram:
+            # The OOM killer runs for page allocations, which never take pages
+            # of the hugetlb pool (a hugetlb fault that finds no free huge page
+            # gets SIGBUS, not the OOM killer: hugetlb_no_page() ->
+            # alloc_hugetlb_folio() -> ERR_PTR(-ENOSPC) -> vmf_error() ->
+            # VM_FAULT_SIGBUS), so the pool is not memory the failing
+            # allocation could have had: it leaves the materiality share.
+            return ram - pool, (f"pages RAM {ev.pages_ram} x {page} - hugetlb pool {mib(pool)} "
+                                "(the Node hugepages_total lines: not usable by the failing "
+                                "allocation)")
+        return ram, f"pages RAM {ev.pages_ram} x {page}"
     mem = analysis.memory
     boot = ev.boot_memory or mem.boot
     if boot is not None:
