@@ -81,3 +81,27 @@ def test_gfp_zone_bits():
     assert [highest_zone(m) for m in ("0x140dca", "0x6200ca", "0x0", "0x200da", "0xd1",
                                       "0x2d4", "nonsense")] == [
         "Movable", "Movable", "Normal", "Movable", "DMA", "DMA32", None]
+
+
+def test_hugetlb_pool_leaves_the_guest_share():
+    """A boot-time 1 GiB hugetlb page (the lab's gigantic scenario: 3 GiB guest,
+    Node 0 hugepages_total=1 hugepages_size=1048576kB) is not memory an
+    OOM-killing allocation could have had: the 10 % share is of the rest."""
+    from balloon_oom.model import Analysis, Source, SourceKind
+    from balloon_oom.verdict.rules import _guest_bytes
+
+    a = Analysis(source=Source(SourceKind.LOG, "x"))
+    ev = OomEvent(source="dmesg", line=1, pages_ram=786302,
+                  hugetlb=[{"node": 0, "hugepages_total": 1, "hugepages_free": 1,
+                            "hugepages_surp": 0, "hugepages_size_kb": 1048576},
+                           {"node": 0, "hugepages_total": 0, "hugepages_free": 0,
+                            "hugepages_surp": 0, "hugepages_size_kb": 2048}])
+    guest, basis = _guest_bytes(ev, a)
+    assert guest == 786302 * 4096 - GIB
+    assert basis.startswith("pages RAM 786302 x 4096 - hugetlb pool 1024.0 MiB")
+    mat = materiality(ev, est(256 * MIB, 256 * MIB), Thresholds(), guest, basis, 4096)
+    assert mat.status == "material"          # 256 MiB >= 10 % of 2047.5 MiB
+    ev.hugetlb = []
+    guest, _ = _guest_bytes(ev, a)
+    mat = materiality(ev, est(256 * MIB, 256 * MIB), Thresholds(), guest, "ram", 4096)
+    assert mat.status == "not-material"      # 256 MiB < 10 % of 3071.5 MiB
