@@ -138,7 +138,9 @@ def test_every_split_of_every_needle_is_found():
     """Wrap a kill line at each byte of each needle: a line of the pair is a hit
     or a continuation, so both halves reach the scanner."""
     pf = Prefilter(ALWAYS_NEEDLES, BOOT_NEEDLES, engine="python")
-    for needle in ALWAYS_NEEDLES + BOOT_NEEDLES:
+    # ``__CURSOR=`` opens a journal export record: it only ever stands at the start
+    # of a line (column 0), where no hard wrap can split it.
+    for needle in [n for n in ALWAYS_NEEDLES + BOOT_NEEDLES if n != b"__CURSOR="]:
         text = b"[  238.324946] Out of memory: x " + needle + b" y"
         at = text.index(needle)
         for k in range(1, len(needle)):

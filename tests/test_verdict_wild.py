@@ -61,8 +61,6 @@ def test_ec2_xen_empty_balloon_not_contributed_high():
         assert v.materiality.status == "not-material"
 
 
-@pytest.mark.xfail(strict=True, reason="needs the rsyslog '#012'-joined Mem-Info parsed "
-                                       "(issue 11)")
 def test_ec2_xen_as_published_not_contributed_high():
     a = judged(EC2)
     assert (a.verdict, [v.confidence for v in a.verdicts]) == ("not-contributed", ["high"] * 4)
@@ -100,8 +98,6 @@ def test_hildenbrand_as_published_is_never_not_contributed():
     assert "not-contributed" not in [v.verdict for v in a.verdicts]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the mail's 2-space-indented log lines parsed "
-                                       "(issue 11)")
 def test_hildenbrand_as_published_shows_the_reserved_signature():
     a = judged(HILDENBRAND)
     assert any("pages reserved 306992 is 29%" in r for r in a.verdicts[1].reasons)
