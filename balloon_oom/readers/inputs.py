@@ -171,17 +171,24 @@ def _archive_kind(collected: Collected, fallback: SourceKind) -> SourceKind:
     return fallback
 
 
+def _collect_archive(members, label: str, depth: int, what: str) -> Collected:
+    """An archive's members, each by content (``what``: ``archive``, ``zip archive``)."""
+    out = Collected()
+    collect(expand(members(out.warnings), label, depth, out.warnings), out)
+    out.source = Source(_archive_kind(out, SourceKind.ARCHIVE), label)
+    if out.empty:
+        raise InputError(f"{label}: {what} holds no sosreport files, supportconfig or "
+                         f"kernel log ({'; '.join(out.warnings) or 'nothing readable'})")
+    return out
+
+
 def _collect_stream(label: str, head: bytes, stream: BinaryIO, depth: int) -> Collected:
     """A tar, a supportconfig file or a kernel log read from ``stream`` (head peeked)."""
     kind = sniff.kind_of(head)
-    out = Collected()
     if kind == "tar":
-        collect(expand(iter_tar_stream(stream, label), label, depth, out.warnings), out)
-        out.source = Source(_archive_kind(out, SourceKind.ARCHIVE), label)
-        if out.empty:
-            raise InputError(f"{label}: archive holds no sosreport files, supportconfig or "
-                             f"kernel log ({'; '.join(out.warnings) or 'nothing readable'})")
-        return out
+        return _collect_archive(lambda _w: iter_tar_stream(stream, label), label, depth,
+                                "archive")
+    out = Collected()
     if kind == "supportconfig":
         from .supportconfig import read_supportconfig
         read_supportconfig(stream, os.path.basename(label), out.files, out.logs, out.warnings)
@@ -219,13 +226,7 @@ def collect_path(path: str, debuginfo: Optional[List[str]] = None) -> Collected:
     if kind in ("elf", "vmcore"):
         return collect_vmcore(str(path), debuginfo)
     if kind == "zip":
-        out = Collected()
-        collect(expand(iter_zip(p, out.warnings), str(path), 1, out.warnings), out)
-        out.source = Source(_archive_kind(out, SourceKind.ARCHIVE), str(path))
-        if out.empty:
-            raise InputError(f"{path}: zip archive holds no sosreport files, supportconfig or "
-                             f"kernel log ({'; '.join(out.warnings) or 'nothing readable'})")
-        return out
+        return _collect_archive(lambda w: iter_zip(p, w), str(path), 1, "zip archive")
     tar_named = p.name.endswith(TAR_SUFFIXES)
     stream = _open_compressed(p) if sniff.compression_of(head) else open(p, "rb")
     try:
@@ -250,13 +251,7 @@ def collect_stdin(stream: BinaryIO, label: str = "-") -> Collected:
     kind = sniff.kind_of(head)
     if kind == "zip" and start is not None:  # `analyze - < upload.zip`: a file after all
         stream.seek(start)
-        out = Collected()
-        collect(expand(iter_zip(stream, out.warnings, label), label, 1, out.warnings), out)
-        out.source = Source(_archive_kind(out, SourceKind.ARCHIVE), label)
-        if out.empty:
-            raise InputError(f"{label}: zip archive holds no sosreport files, supportconfig or "
-                             f"kernel log ({'; '.join(out.warnings) or 'nothing readable'})")
-        return out
+        return _collect_archive(lambda w: iter_zip(stream, w, label), label, 1, "zip archive")
     if kind == "zip":
         raise InputError(f"{label}: {NESTED_ZIP}")
     if kind in ("elf", "vmcore"):
