@@ -176,3 +176,17 @@ def test_random_mixes_identical(lines, eol, block):
     finally:
         kernel_log._BLOCK = 1024 * 1024
     assert a == b
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stamp_inside_an_open_export_record_is_not_read(engine):
+    """Found by the random mixes on a fresh CI run: a stamped dmesg line that
+    lands inside a journal export record left open gives no last_monotonic in
+    the line scan, so the block scan must not read it either; a stamp before the
+    record is read by both."""
+    linux = (b"[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) "
+             b"#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)")
+    for data, want in ((b"__CURSOR=\n" + linux + b"\n", None),
+                       (b"[    5.250000] x\n__CURSOR=\n" + linux + b"\n", 5.25)):
+        a, b = _both(data, engine)
+        assert a == b and a["last_monotonic"] == want

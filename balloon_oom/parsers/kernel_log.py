@@ -444,6 +444,11 @@ class KernelLogScanner:
         return (self._report is not None or self._export is not None
                 or self._pending is not None or self._qp is not None)
 
+    @property
+    def export_open(self) -> bool:
+        """A journal export record has started and not ended yet."""
+        return self._export is not None
+
     def note_timestamp(self, line: Union[bytes, str]) -> bool:
         """Track ``last_monotonic`` from a line that is not fed; True if it had one."""
         ll = split_prefix(decode_line(line))
@@ -636,6 +641,14 @@ def _last_timestamp(scanner: KernelLogScanner, block: bytes, max_line: int) -> N
     small window when the log is stamped (dmesg, syslog), one regex pass over
     the block when it is not (journal), never a per-line pass."""
     end = len(block)
+    if scanner.export_open:
+        # The line scan reads no stamp inside a journal export record: look
+        # only before the line that opened the one still open (none in this
+        # block: the whole block is inside it).
+        opened = block.rfind(b"\n__CURSOR=")
+        if opened < 0:
+            return
+        end = opened + 1
     window = _STAMP_WINDOW
     rfind, find = block.rfind, block.find
     while end > 0:

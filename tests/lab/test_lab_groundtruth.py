@@ -99,9 +99,11 @@ def test_memtotal_drops_by_balloon_iff_deflate_off(kernel, name):
         assert inflated == before
         # The balloon shows as used memory instead: MemFree drops by its size,
         # give or take the guest's own churn between the two captures (per-cpu
-        # page lists, slab, the capture's tmpfs file): measured 1.5 MiB.
+        # page lists, slab, the capture's tmpfs file): measured 1.5 MiB on 6.1,
+        # 4.2-4.3 MiB on 6.12 and 7.3 (a fresh-cache run: 4348 and 4336 kB).
+        # MemTotal above is exact; vmstat gives the balloon to the page elsewhere.
         drop = meminfo(kernel, name, "before")["MemFree"] - meminfo(kernel, name, "after-inflate")["MemFree"]
-        assert abs(drop - scen.balloon_mib * 1024) <= 4 * 1024
+        assert abs(drop - scen.balloon_mib * 1024) <= 8 * 1024
     else:
         assert before - inflated == scen.balloon_mib * 1024
 
