@@ -251,6 +251,11 @@ def summary(analysis: Analysis) -> str:
     if recs:
         todo = "; ".join(r.action for r in recs)
         parts.append(f"What to do: {todo}.")
+    elif v.but_for is not None and v.but_for.status == "fails" and not v.but_for.shortfall_bytes:
+        parts.append("What to do: nothing on the balloon side; memory was not short when the "
+                     "OOM killer ran (free memory above the watermarks), so look at what made "
+                     "the allocation fail (a failed cgroup or kernel-memory charge escalated by "
+                     "pagefault_out_of_memory() gives this picture).")
     else:
         parts.append("What to do: nothing on the balloon side; the guest needs more memory "
                      "than it has, or the workload less.")

@@ -86,3 +86,21 @@ def test_balloon_messages_without_balloon_state_are_bounded_by_the_report(tmp_pa
     assert not a.balloons
     assert "The balloon held at most 24.5 MiB (2% of the guest's 1,023.6 MiB)" in a.summary
     assert "Verdict: not-contributed (high confidence)" in a.summary
+
+
+def test_memory_not_short_points_away_from_memory_size():
+    """The published OpenStack log (115 GiB free, a page-fault OOM after a failed
+    kmem charge): but-for fails with no shortfall, so the advice is not 'more memory'."""
+    from tests.shared import SHARED
+
+    log = SHARED / "real-logs" / "wild" / "gh-openstack-nova-5.4-forkbomb-kmem-global-oom.log"
+    if not log.is_file():
+        pytest.skip(f"{log} not present")
+    a = analyze(str(log))
+    assert a.verdict == "not-contributed"
+    assert "because but-for fails" in a.summary
+    assert a.summary.endswith("What to do: nothing on the balloon side; memory was not short "
+                              "when the OOM killer ran (free memory above the watermarks), so "
+                              "look at what made the allocation fail (a failed cgroup or "
+                              "kernel-memory charge escalated by pagefault_out_of_memory() gives "
+                              "this picture).")
