@@ -258,6 +258,10 @@ def _child(fd: int, worker: Worker, path: str, options: FleetOptions,
         os._exit(status)
 
 
+#: Held from a report's pipe to its parent-side close (see :func:`run_limited`).
+_FORK_LOCK = threading.Lock()
+
+
 def run_limited(path: str, options: FleetOptions, limits: Limits = Limits(),
                 worker: Worker = analyze_one,
                 stop: Optional[threading.Event] = None) -> Dict[str, Any]:
@@ -272,17 +276,22 @@ def run_limited(path: str, options: FleetOptions, limits: Limits = Limits(),
     import balloon_oom.analysis  # noqa: F401 - imported once, before the fork
     import balloon_oom.render.json_out  # noqa: F401
 
-    rfd, wfd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        os.close(rfd)
+    # Pipe, fork and the parent's close of the write end happen under one lock:
+    # a child forked by another thread meanwhile would inherit this write end,
+    # and this reader would then see no EOF until that child (a runaway, say)
+    # ended, reporting a finished report as timed out.
+    with _FORK_LOCK:
+        rfd, wfd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(rfd)
+            os.close(wfd)
+            return error_result(path, f"could not start its analysis process ({exc})")
+        if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
+            os.close(rfd)
+            _child(wfd, worker, path, options, limits.max_rss_mb)
         os.close(wfd)
-        return error_result(path, f"could not start its analysis process ({exc})")
-    if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
-        os.close(rfd)
-        _child(wfd, worker, path, options, limits.max_rss_mb)
-    os.close(wfd)
     start = time.monotonic()
     chunks: List[bytes] = []
     why: Optional[str] = None

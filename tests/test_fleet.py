@@ -320,3 +320,31 @@ def test_dask_time_limit_kills_a_runaway(runaway_dir):
     got = list(run_dask(paths, FleetOptions(), "local", jobs=2, timeout=10.0))
     assert got[1]["error"] == "killed: still running after --timeout 10 s"
     assert "error" not in got[0] and "error" not in got[2]
+
+
+def pipe_write_ends(path, options):
+    """In the worker's process: how many pipes it holds open for writing (its
+    own result pipe only, if no other report's pipe leaked into it)."""
+    time.sleep(0.05)
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            flags = int(open(f"/proc/self/fdinfo/{fd}").read().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError, ValueError):
+            continue
+        if target.startswith("pipe:") and flags & os.O_ACCMODE == os.O_WRONLY:
+            n += 1
+    return {"source": {"path": path}, "write_pipes": n}
+
+
+def test_no_report_pipe_leaks_into_another_reports_process(tmp_path):
+    """A report's result pipe must not be inherited by a report forked at the same
+    moment by the other job's thread: a runaway holding it would hide the EOF of a
+    report that had finished, which was then reported as timed out (seen once on a
+    loaded CI run)."""
+    inherited = pipe_write_ends("here", None)["write_pipes"]  # this process's own (capture)
+    paths = [str(tmp_path / f"r{i}") for i in range(60)]
+    got = list(run_local(paths, FleetOptions(), jobs=2, worker=pipe_write_ends,
+                         limits=Limits(timeout=60, max_rss_mb=None)))
+    assert [r.get("write_pipes") for r in got] == [inherited + 1] * len(paths), got
