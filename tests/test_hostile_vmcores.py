@@ -63,9 +63,9 @@ def test_truncated_dump(off, tmp_path, size):
 
 
 def test_vmlinux_of_another_program(off):
-    hog = off.kernel.dir / "hog"        # the lab's statically linked memory hog
-    if not hog.is_file():
-        pytest.skip("the lab's hog binary is not cached")
+    from tests.lab.initramfs import build_hog
+
+    hog = build_hog(off.kernel.dir / "hog")   # the lab's statically linked memory hog
     one_line_error(*cli(off.vmcore("inflated"), "--debuginfo", hog),
                    "no vmlinux debuginfo matching this vmcore", str(hog))
 
