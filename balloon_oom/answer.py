@@ -181,8 +181,8 @@ def recommendations(analysis: Analysis) -> List[Recommendation]:
     if any(v.verdict == "undetermined" for v in analysis.verdicts):
         out.append(Recommendation(
             "collect", "balloon-oom sos report --batch -o balloon",
-            "collect again with the balloon plugin (balloon-oom sos report --batch -o balloon), "
-            "debugfs mounted (mount -t debugfs none /sys/kernel/debug)",
+            f"collect again with the balloon plugin ({COLLECT_INSTRUCTION}), debugfs mounted "
+            "(mount -t debugfs none /sys/kernel/debug)",
             "the balloon's size at the OOM could not be determined from this report"))
     return out
 
