@@ -11,20 +11,26 @@ release, the ``oom-kill:`` summary, memcg v1 lines, panics), :mod:`.kill`
 (pattern, needle, what each feeds, in precedence order) and
 :class:`~.builder.OomReportBuilder` dispatches over that registry.
 
-What changed in which kernel (each row checked against the kernel source)::
+What changed in which kernel, by kind of line (each row checked against the
+commit or the kernel source; every parser takes the lines of both sides)::
 
-    kind         change                                       Linux kernel commit
-    kill         "Killed process" line gains shmem-rss:       eca56ff906bd ("mm, shmem: add internal shmem resident memory accounting") (in v4.5)
-    reaper       "oom_reaper: reaped process N (comm), now    bc448e897b6d ("mm, oom_reaper: report success/failure") (in v4.6)
-                 anon-rss:…" line
-    tasks        nr_ptes column becomes pgtables_bytes        af5b0f6a09e4 ("mm: consolidate page table accounting") (in v4.15)
-    oom_group    "Tasks in X are going to be killed due to    3d8b38eb81ca ("mm, oom: introduce memory.oom.group") (in v4.19)
-                 memory.oom.group set" after the kill line
-    constraint   "oom-kill:constraint=…" summary line; the    ef8444ea01d7 ("mm, oom: reorganize the oom report in dump_header") (in v5.0)
-                 invoked line loses nodemask=
-    selected     "Kill process … or sacrifice child" gone;    bbbe48029720 ("mm, oom: remove 'prefer children over parent' heuristic") (in v5.1)
-                 the kill line carries the message
-    kill         ", UID:N pgtables:NkB oom_score_adj:N"       70cb6d267790 ("mm/oom: add oom_score_adj and pgtables to Killed process message") (in v5.4)
+    kind         change                                      Linux kernel commit
+    kill         "Killed process" gains shmem-rss:           eca56ff906bd ("mm, shmem: add internal shmem resident memory accounting") (in v4.5)
+    reaper       "oom_reaper: reaped process N (comm),       bc448e897b6d ("mm, oom_reaper: report success/failure") (in v4.6)
+                 now anon-rss:…"
+    task_header  nr_ptes column becomes pgtables_bytes       af5b0f6a09e4 ("mm: consolidate page table accounting") (in v4.15)
+    task_header  "[  pid  ]" (wider pid), "Tasks state       c3b78b11efbb ("mm, oom: describe task memory unit, larger PID pad") (in v4.19)
+                 (memory values in pages):" before it
+    oom_group    "Tasks in X are going to be killed due to   3d8b38eb81ca ("mm, oom: introduce memory.oom.group") (in v4.19)
+                 memory.oom.group set", after the kill line
+    constraint   "oom-kill:constraint=…" summary; the        ef8444ea01d7 ("mm, oom: reorganize the oom report in dump_header") (in v5.0)
+    invoked      invoked line loses nodemask=
+    selected     "Kill process … or sacrifice child" gone,   bbbe48029720 ("mm, oom: remove 'prefer children over parent' heuristic") (in v5.1)
+    kill         the kill line carries the message
+    kill         ", UID:N pgtables:NkB oom_score_adj:N"      70cb6d267790 ("mm/oom: add oom_score_adj and pgtables to Killed process message") (in v5.4)
+    mem_info     "unstable:" dropped from the summary        8d92890bd6b8 ("mm/writeback: discard NR_UNSTABLE_NFS, use NR_WRITEBACK instead") (in v5.8)
+    trigger      "CPU: N UID: N PID: N Comm: …"              d2917ff19962 ("lib/dump_stack: report process UID in dump_stack_print_info()") (in v6.11)
+    node         " Balloon:NkB" after all_unreclaimable?     835de37603ef ("meminfo: add a per node counter for balloon drivers") (in v6.15)
 
 >>> from balloon_oom.parsers.oom import parse_kill
 >>> parse_kill("Out of memory: Killed process 112 (hog) total-vm:174712kB, anon-rss:173388kB, file-rss:4kB, shmem-rss:648kB, UID:0 pgtables:376kB oom_score_adj:0").anon_rss_kb

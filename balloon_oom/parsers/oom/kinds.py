@@ -305,7 +305,7 @@ def _in_mem_info(b) -> bool:
 REPORT_KINDS: Tuple[LineKind, ...] = (
     LineKind("task_row", _task_row_shape, _task_row, when=_tasks_open, read=_read_task_row),
     LineKind("trigger", parse_trigger, _trigger, when=_no_trigger),
-    LineKind("trace_marker", _marker, _open_trace, needle=b"all trace:"),
+    LineKind("trace_marker", _marker, _open_trace, needle=b"Call "),
     LineKind("frame", parse_frame, _frame, needle=b"+0x", when=_in_trace),
     LineKind("unsure_frame", parse_unsure_frame, _unsure_frame, needle=b"+0x", when=_in_trace),
     LineKind("arm_frame", parse_arm_frame, _frame, needle=b" from ", when=_in_trace),

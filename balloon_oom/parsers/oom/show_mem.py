@@ -30,7 +30,9 @@ _PAIRS_ONLY = re.compile(r"^\s*(?:[a-z_]+:\d+\s*)+$")
 def parse_mem_info_pairs(text: str) -> Optional[Dict[str, int]]:
     """A Mem-Info summary line (``active_anon:567 inactive_anon:43531 …``, pages).
 
-    Every generation's keys are kept as printed (``unstable`` ≤5.7,
+    Every generation's keys are kept as printed (``unstable`` up to
+    Linux kernel commit 8d92890bd6b8 ("mm/writeback: discard NR_UNSTABLE_NFS,
+    use NR_WRITEBACK instead") (in v5.8),
     ``kernel_misc_reclaimable``, ``sec_pagetables`` ≥6.0, ...).
 
     >>> parse_mem_info_pairs(" sec_pagetables:0 bounce:0")
@@ -54,8 +56,9 @@ _HUGE = re.compile(r"^Node (\d+) hugepages_total=")
 def parse_node(text: str) -> Optional[OomNode]:
     """A per-node ``Node N active_anon:…kB … all_unreclaimable? yes [Balloon:…kB]``.
 
-    ``Balloon:`` (NR_BALLOON_PAGES) ends the line from v6.15 (Nico Pache,
-    "meminfo: add a per node counter for balloon drivers").
+    ``Balloon:`` (NR_BALLOON_PAGES) follows ``all_unreclaimable?`` from
+    Linux kernel commit 835de37603ef ("meminfo: add a per node counter for
+    balloon drivers") (in v6.15); fields are read by name, not position.
 
     >>> n = parse_node("Node 0 active_anon:2268kB shmem_thp: 0kB all_unreclaimable? yes Balloon:262144kB")
     >>> n.values_kb["shmem_thp"], n.all_unreclaimable, n.balloon_kb

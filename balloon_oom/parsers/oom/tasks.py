@@ -39,7 +39,8 @@ def parse_task_row(text: str, columns: List[str]) -> Optional[OomTask]:
     """One task-table row under ``columns`` (from :func:`parse_task_header`).
 
     3.10 tables have ``nr_ptes`` (pages) where later ones have
-    ``pgtables_bytes`` (4.15+, af5b0f6a09e4); ``nr_pmds`` may sit next to it.
+    ``pgtables_bytes`` (Linux kernel commit af5b0f6a09e4 ("mm: consolidate
+    page table accounting") (in v4.15)); ``nr_pmds`` may sit next to it.
 
     >>> cols = parse_task_header("[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name")
     >>> parse_task_row("[    112]     0   112    43678    43510   385024        0             0 hog", cols).rss_pages
