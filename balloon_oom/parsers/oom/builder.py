@@ -19,6 +19,9 @@ from balloon_oom.parsers.oom.tasks import TaskTable
 
 __all__ = ["OomReportBuilder"]
 
+#: REPORT_KINDS flattened for the per-line loop: (when, parse or read, is read, feed).
+_DISPATCH = tuple((k.when, k.read or k.parse, k.read is not None, k.feed) for k in REPORT_KINDS)
+
 #: Functions only a memcg OOM runs through.
 _MEMCG_FRAMES = ("mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize")
 
@@ -40,6 +43,9 @@ def _missing(ev: OomEvent, head: bool, mem_info: bool) -> List[str]:
         out.append("kill_rss")
     return out
 
+
+#: REPORT_KINDS flattened for the per-line loop: (when, parse or read, is read, feed).
+_DISPATCH = tuple((k.when, k.read or k.parse, k.read is not None, k.feed) for k in REPORT_KINDS)
 
 #: Functions only a memcg OOM runs through.
 _MEMCG_FRAMES = ("mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize")
@@ -78,12 +84,12 @@ class OomReportBuilder:
         s = text.strip()
         if not s:
             return True
-        for kind in REPORT_KINDS:
-            if kind.when is not None and not kind.when(self):
+        for when, parse, stateful, feed in _DISPATCH:
+            if when is not None and not when(self):
                 continue
-            value = kind.parse(s) if kind.read is None else kind.read(self, s)
+            value = parse(self, s) if stateful else parse(s)
             if value is not None:
-                return kind.feed(self, value, s, lineno, raw)
+                return feed(self, value, s, lineno, raw)
         return True
 
     def take_victim(self, victim: OomVictim, lineno: int, raw: str) -> None:

@@ -157,10 +157,9 @@ def parse_note(text: str) -> Optional[str]:
     >>> parse_note("COMPACTION is disabled!!!")
     'COMPACTION is disabled!!!'
     """
-    for note in _NOTES:
-        if text.startswith(note):
-            return note
-    return None
+    if not text.startswith(_NOTES):
+        return None
+    return next(note for note in _NOTES if text.startswith(note))
 
 
 _CONSTRAINTS = {

@@ -139,6 +139,8 @@ def _panic(text: str):
 
 
 def _deadlocked(text: str):
+    if "deadlocked" not in text:
+        return None
     v = parse_panic(text)
     return v if v is not None and v[0] == "deadlocked" else None
 
