@@ -11,8 +11,9 @@ release, the ``oom-kill:`` summary, memcg v1 lines, panics), :mod:`.kill`
 (pattern, needle, what each feeds, in precedence order) and
 :class:`~.builder.OomReportBuilder` dispatches over that registry.
 
-What changed in which kernel, by kind of line (each row checked against the
-commit or the kernel source; every parser takes the lines of both sides)::
+What changed in which kernel, by kind of line (each commit checked by its
+title, its change to the printed line and the release that merged it; every
+parser takes the lines of both sides)::
 
     kind         change                                      Linux kernel commit
     kill         "Killed process" gains shmem-rss:           eca56ff906bd ("mm, shmem: add internal shmem resident memory accounting") (in v4.5)
