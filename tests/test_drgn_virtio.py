@@ -2,7 +2,12 @@
 """balloon_drgn.virtio on each ``struct virtio_balloon`` generation.
 
 The structs are written here with the kernel's member names for each
-generation (see kernel-balloon-facts §3.2) and compiled with gcc; values are
+generation (the OOM member is ``nb`` up to v4.18; Linux kernel commit
+71994620bb25 ("virtio_balloon: replace oom notifier with shrinker") (in
+v4.19) made it an embedded ``shrinker``; from v5.7 it is ``oom_nb`` again beside
+the free-page-hint members; the shrinker is a pointer from v6.7 and the
+features a ``features_array`` union from Linux kernel commit e7d4c1c5a546
+("virtio: introduce extended features") (in v6.17)) and compiled with gcc; values are
 placed in simulated memory (tests/test_drgn_sim.py).  One test uses the
 real Debian 6.1 ``virtio_balloon.ko`` DWARF when the lab cache has it.
 """
