@@ -10,6 +10,8 @@ loaded CI machine must not turn slowness into failures).  ``slow``: at least
 (``--hypothesis-profile`` is hypothesis' own pytest option.)
 """
 
+import tempfile
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -60,3 +62,12 @@ def runaway_dir(tmp_path_factory):
     from tests.fleet_reports import make_runaway_dir
 
     return make_runaway_dir(tmp_path_factory.mktemp("runaway"))
+
+
+# --- drgn: tests/test_drgn_*.py build simulated kernels from real DWARF -------------------------
+
+@pytest.fixture
+def tmpdir_str():
+    """A scratch directory (as a ``str``) for a simulated kernel's compiled types."""
+    with tempfile.TemporaryDirectory() as d:
+        yield d

@@ -12,7 +12,7 @@ import pytest
 from drgn import Object, sizeof
 
 from balloon_drgn.hyperv import compute_balloon_floor, hv_balloon_state, vm_memory_committed
-from tests.test_drgn_sim import SimKernel, debian_debug_files, tmpdir_str  # noqa: F401
+from tests.test_drgn_sim import SimKernel, debian_debug_files
 
 PRE_60 = r"""
 struct percpu_counter { long long count; };
@@ -74,7 +74,7 @@ def test_compute_balloon_floor_each_band():
 
 
 @pytest.mark.parametrize("source,has_max", [(PRE_60, False), (FROM_60, True)])
-def test_hand_made_shapes(source, has_max, tmpdir_str):  # noqa: F811
+def test_hand_made_shapes(source, has_max, tmpdir_str):
     sim = SimKernel.from_c(source, tmpdir_str)
     dm = fill(sim)
     if has_max:
@@ -87,7 +87,7 @@ def test_hand_made_shapes(source, has_max, tmpdir_str):  # noqa: F811
     assert hv.total_pages_committed == 5000 + 1000 + 200 + 39516
 
 
-def test_negative_committed_and_onlined_over_added(tmpdir_str):  # noqa: F811
+def test_negative_committed_and_onlined_over_added(tmpdir_str):
     sim = SimKernel.from_c(PRE_60, tmpdir_str)
     fill(sim, ballooned=0, added=100, onlined=300, committed=-50, totalram=1000)
     hv = hv_balloon_state(sim.prog)
@@ -95,7 +95,7 @@ def test_negative_committed_and_onlined_over_added(tmpdir_str):  # noqa: F811
     assert hv.total_pages_committed == compute_balloon_floor(1000) == 2048 + 500
 
 
-def test_committed_sums_the_per_cpu_counter(tmpdir_str):  # noqa: F811
+def test_committed_sums_the_per_cpu_counter(tmpdir_str):
     """vm_memory_committed() sums the per-CPU deltas, as the kernel does since
     Linux kernel commit 4e2ee51e8251 ("mm/util.c: make vm_memory_committed()
     more accurate") (in v5.9): 5000 + 30 - 7, not the global count 5000."""
@@ -105,14 +105,14 @@ def test_committed_sums_the_per_cpu_counter(tmpdir_str):  # noqa: F811
     assert hv_balloon_state(sim.prog).total_pages_committed == 5023 + 1000 + 200 + 39516
 
 
-def test_unknown_state_name(tmpdir_str):  # noqa: F811
+def test_unknown_state_name(tmpdir_str):
     sim = SimKernel.from_c(PRE_60, tmpdir_str)
     dm = fill(sim)
     sim.set(dm.state, 9)
     assert hv_balloon_state(sim.prog).state_name == "Unknown"
 
 
-def test_absent_driver_lookup_error(tmpdir_str):  # noqa: F811
+def test_absent_driver_lookup_error(tmpdir_str):
     sim = SimKernel.from_c(PRE_60, tmpdir_str)
     with pytest.raises(LookupError):
         hv_balloon_state(sim.prog)

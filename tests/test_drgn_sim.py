@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from typing import Dict, Iterable, Optional, Tuple, Union
 
 import pytest
@@ -30,6 +29,8 @@ from drgn import (
     filename_matches,
     sizeof,
 )
+
+from tests.conftest import tmpdir_str  # noqa: F401 - the fixture is in conftest.py
 
 X86_64 = Platform(Architecture.X86_64, PlatformFlags.IS_64_BIT | PlatformFlags.IS_LITTLE_ENDIAN)
 
@@ -209,12 +210,6 @@ def debian_debug_files(module: str) -> Tuple[str, str]:
         if not os.path.exists(path):
             pytest.skip(f"{path} not cached")
     return vmlinux, ko
-
-
-@pytest.fixture
-def tmpdir_str():
-    with tempfile.TemporaryDirectory() as d:
-        yield d
 
 
 def test_sim_reads_back_values_and_qualified_globals(tmpdir_str):
