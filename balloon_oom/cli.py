@@ -62,7 +62,7 @@ def _add_analyze(sub) -> None:
 
 def _cmd_analyze(args) -> int:
     from .analysis import analyze
-    from .render import html, json_out, table
+    from .render import json_out
     from .verdict import Thresholds
 
     if not 0 < args.threshold < 1:
@@ -86,7 +86,10 @@ def _cmd_analyze(args) -> int:
     elif args.html == "-":
         pass  # the page is the output
     else:
+        from .render import table
         sys.stdout.write(table.render(analysis, explain=args.explain))
+    if args.html:
+        from .render import html
     if args.html == "-":
         sys.stdout.write(html.render(analysis))
     elif args.html:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Hypothesis profiles for the whole suite (no fixtures here).
+"""Hypothesis profiles for the whole suite, and fixtures shared by several test modules.
 
 ``ci`` (the default): a few hundred examples per property, no deadline (a
 loaded CI machine must not turn slowness into failures).  ``slow``: at least
@@ -10,6 +10,9 @@ loaded CI machine must not turn slowness into failures).  ``slow``: at least
 (``--hypothesis-profile`` is hypothesis' own pytest option.)
 """
 
+import tempfile
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = dict(
@@ -21,3 +24,50 @@ _COMMON = dict(
 settings.register_profile("ci", max_examples=300, **_COMMON)
 settings.register_profile("slow", max_examples=10_000, **_COMMON)
 settings.load_profile("ci")
+
+
+# --- fleet: sample reports shared by tests/test_fleet*.py (made once per session) -------------
+
+@pytest.fixture(scope="session")
+def fleet_dir(tmp_path_factory):
+    """Copies of the samples, one corrupt tarball, one empty directory."""
+    from tests.fleet_reports import make_fleet_dir
+
+    return make_fleet_dir(tmp_path_factory.mktemp("fleet"))
+
+
+@pytest.fixture(scope="session")
+def single(fleet_dir):
+    """Each good report analysed alone, in this process: what the fleet must reproduce."""
+    from balloon_oom.analysis import analyze
+    from balloon_oom.render.json_out import document
+    from balloon_oom.verdict import Thresholds
+    from tests.fleet_reports import paths_of
+
+    good = [p for p in paths_of(fleet_dir) if "corrupt" not in p and "empty" not in p]
+    return {p: document(analyze(p, thresholds=Thresholds())) for p in good}
+
+
+@pytest.fixture(scope="session")
+def jsonl_run(fleet_dir):
+    """``(status, stdout, stderr)`` of a ``--format jsonl --jobs 2`` run over the fleet."""
+    from tests.fleet_reports import paths_of, run
+
+    return run(paths_of(fleet_dir), jobs=2)
+
+
+@pytest.fixture(scope="session")
+def runaway_dir(tmp_path_factory):
+    """A good report, one whose log never ends (1 TiB sparse), a good one."""
+    from tests.fleet_reports import make_runaway_dir
+
+    return make_runaway_dir(tmp_path_factory.mktemp("runaway"))
+
+
+# --- drgn: tests/test_drgn_*.py build simulated kernels from real DWARF -------------------------
+
+@pytest.fixture
+def tmpdir_str():
+    """A scratch directory (as a ``str``) for a simulated kernel's compiled types."""
+    with tempfile.TemporaryDirectory() as d:
+        yield d

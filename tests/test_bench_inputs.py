@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import bench.inputs as inputs
+import bench.logs as logs
 from balloon_oom.analysis import analyze
 from balloon_oom.parsers.kernel_log import scan_log
 
@@ -28,6 +29,7 @@ def report(tmp_path_factory):
 
 def test_doctests():
     assert doctest.testmod(inputs).failed == 0
+    assert doctest.testmod(logs).failed == 0
 
 
 def test_same_seed_same_bytes(tmp_path, report):

@@ -4,10 +4,10 @@
 import pytest
 
 from balloon_drgn.cmm import pseries_cmm_state, s390_cmm_state
-from tests.test_drgn_sim import SimKernel, tmpdir_str  # noqa: F401
+from tests.test_drgn_sim import SimKernel
 
 
-def test_s390(tmpdir_str):  # noqa: F811
+def test_s390(tmpdir_str):
     sim = SimKernel.from_c("", tmpdir_str)
     sim.set(sim.global_("cmm_pages", "long", "arch/s390/mm/cmm.c"), 2048)
     sim.set(sim.global_("cmm_timed_pages", "long", "arch/s390/mm/cmm.c"), 256)
@@ -16,7 +16,7 @@ def test_s390(tmpdir_str):  # noqa: F811
 
 
 @pytest.mark.parametrize("loaned_type", ["atomic_long_t", "unsigned long"])
-def test_pseries(loaned_type, tmpdir_str):  # noqa: F811
+def test_pseries(loaned_type, tmpdir_str):
     sim = SimKernel.from_c("", tmpdir_str)
     src = "arch/powerpc/platforms/pseries/cmm.c"
     loaned = sim.global_("loaned_pages", loaned_type, src)
@@ -26,7 +26,7 @@ def test_pseries(loaned_type, tmpdir_str):  # noqa: F811
     assert (cmm.loaned_pages, cmm.loaned_pages_target, cmm.oom_freed_pages) == (4096, 5000, None)
 
 
-def test_absent(tmpdir_str):  # noqa: F811
+def test_absent(tmpdir_str):
     sim = SimKernel.from_c("", tmpdir_str)
     with pytest.raises(LookupError):
         s390_cmm_state(sim.prog)

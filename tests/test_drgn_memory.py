@@ -10,7 +10,7 @@ Kernel structures written here (gcc) for a 2-CPU, 1-node kernel: before 5.0
 from __future__ import annotations
 
 from balloon_drgn.memory import balloon_vm_events, memory_state, nr_balloon_pages, zones
-from tests.test_drgn_sim import SimKernel, tmpdir_str  # noqa: F401
+from tests.test_drgn_sim import SimKernel
 
 BASE = r"""
 enum vm_event_item { PGPGIN, PGPGOUT, BALLOON_INFLATE, BALLOON_DEFLATE, BALLOON_MIGRATE, NR_VM_EVENT_ITEMS };
@@ -76,14 +76,14 @@ def build(source: str, tmpdir: str) -> SimKernel:
     return sim
 
 
-def test_events_summed_over_cpus(tmpdir_str):  # noqa: F811
+def test_events_summed_over_cpus(tmpdir_str):
     sim = build(NEW, tmpdir_str)
     assert balloon_vm_events(sim.prog) == {
         "BALLOON_INFLATE": 65536, "BALLOON_DEFLATE": 100, "BALLOON_MIGRATE": 5
     }
 
 
-def test_new_kernel_state(tmpdir_str):  # noqa: F811
+def test_new_kernel_state(tmpdir_str):
     sim = build(NEW, tmpdir_str)
     state = memory_state(sim.prog)
     assert state.totalram_pages == 51568
@@ -96,14 +96,14 @@ def test_new_kernel_state(tmpdir_str):  # noqa: F811
     assert state.reserved_pages == (3998 - 3840) + (126944 - 47728)
 
 
-def test_old_kernel_without_balloon_item(tmpdir_str):  # noqa: F811
+def test_old_kernel_without_balloon_item(tmpdir_str):
     sim = build(OLD, tmpdir_str)
     assert nr_balloon_pages(sim.prog) is None
     assert [z.managed_pages for z in zones(sim.prog)] == [3840, 47728]
     assert memory_state(sim.prog).totalram_pages == 51568
 
 
-def test_kernel_without_balloon_events(tmpdir_str):  # noqa: F811
+def test_kernel_without_balloon_events(tmpdir_str):
     source = NEW.replace("BALLOON_INFLATE, BALLOON_DEFLATE, BALLOON_MIGRATE, ", "")
     sim = SimKernel.from_c(source, tmpdir_str)
     assert balloon_vm_events(sim.prog) == {}

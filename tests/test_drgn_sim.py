@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from typing import Dict, Iterable, Optional, Tuple, Union
 
 import pytest
@@ -30,6 +29,8 @@ from drgn import (
     filename_matches,
     sizeof,
 )
+
+from tests.conftest import tmpdir_str  # noqa: F401 - the fixture is in conftest.py
 
 X86_64 = Platform(Architecture.X86_64, PlatformFlags.IS_64_BIT | PlatformFlags.IS_LITTLE_ENDIAN)
 
@@ -48,7 +49,8 @@ struct klist { struct list_head k_list; };
 struct klist_node { void *n_klist; struct list_head n_node; };
 struct device_driver { const char *name; };
 struct device { struct kobject kobj; const char *init_name; struct device_driver *driver; };
-struct subsys_private { struct kset subsys; struct klist klist_devices; };
+struct bus_type { const char *name; };
+struct subsys_private { struct kset subsys; struct klist klist_devices; struct bus_type *bus; };
 struct device_private { struct klist_node knode_bus; struct device *device; };
 struct notifier_block { void *notifier_call; struct notifier_block *next; int priority; };
 struct shrinker { void *count_objects, *scan_objects; long batch; int seeks; };
@@ -174,6 +176,9 @@ def add_bus_device(sim: SimKernel, bus_name: str, dev: Object, driver_name: Opti
     if sp is None:
         sp = sim.alloc("struct subsys_private")
         sim.set_string(sp.subsys.kobj.name, bus_name)
+        bus = sim.alloc("struct bus_type")
+        sim.set_string(bus.name, bus_name)
+        sim.set(sp.bus, bus)
         sim.list_init(sp.klist_devices.k_list)
         sim.list_add_tail(kset.list, sp.subsys.kobj.entry)
     priv = sim.alloc("struct device_private")
@@ -205,12 +210,6 @@ def debian_debug_files(module: str) -> Tuple[str, str]:
         if not os.path.exists(path):
             pytest.skip(f"{path} not cached")
     return vmlinux, ko
-
-
-@pytest.fixture
-def tmpdir_str():
-    with tempfile.TemporaryDirectory() as d:
-        yield d
 
 
 def test_sim_reads_back_values_and_qualified_globals(tmpdir_str):

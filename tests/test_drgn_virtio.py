@@ -2,7 +2,12 @@
 """balloon_drgn.virtio on each ``struct virtio_balloon`` generation.
 
 The structs are written here with the kernel's member names for each
-generation (see kernel-balloon-facts §3.2) and compiled with gcc; values are
+generation (the OOM member is ``nb`` up to v4.18; Linux kernel commit
+71994620bb25 ("virtio_balloon: replace oom notifier with shrinker") (in
+v4.19) made it an embedded ``shrinker``; from v5.7 it is ``oom_nb`` again beside
+the free-page-hint members; the shrinker is a pointer from v6.7 and the
+features a ``features_array`` union from Linux kernel commit e7d4c1c5a546
+("virtio: introduce extended features") (in v6.17)) and compiled with gcc; values are
 placed in simulated memory (tests/test_drgn_sim.py).  One test uses the
 real Debian 6.1 ``virtio_balloon.ko`` DWARF when the lab cache has it.
 """
@@ -12,11 +17,10 @@ from __future__ import annotations
 import pytest
 
 from balloon_drgn.virtio import virtio_balloon_state, virtio_balloons
-from tests.test_drgn_sim import (  # noqa: F401
+from tests.test_drgn_sim import (
     SimKernel,
     add_bus_device,
     debian_debug_files,
-    tmpdir_str,
 )
 
 STAT = "struct virtio_balloon_stat { __virtio16 tag; __virtio64 val; } __attribute__((packed));\n"
@@ -81,7 +85,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("generation", sorted(GENERATIONS))
-def test_each_generation(generation, tmpdir_str):  # noqa: F811
+def test_each_generation(generation, tmpdir_str):
     sim = SimKernel.from_c(GENERATIONS[generation], tmpdir_str)
     # A virtio_net device on the same bus must be skipped.
     other = sim.alloc("struct virtio_device")
@@ -106,7 +110,7 @@ def test_each_generation(generation, tmpdir_str):  # noqa: F811
     assert state.num_free_page_blocks == blocks
 
 
-def test_features_array_high_bits(tmpdir_str):  # noqa: F811
+def test_features_array_high_bits(tmpdir_str):
     sim = SimKernel.from_c(GENERATIONS["6.17"], tmpdir_str)
     vdev, _ = make_balloon(sim, "virtio0", 0, (1 << 70) | (1 << 1))
     state = virtio_balloon_state(vdev.address_of_())
@@ -115,7 +119,7 @@ def test_features_array_high_bits(tmpdir_str):  # noqa: F811
     assert state.deflate_on_oom is False
 
 
-def test_stats_named_and_trailing_zero_slots_dropped(tmpdir_str):  # noqa: F811
+def test_stats_named_and_trailing_zero_slots_dropped(tmpdir_str):
     sim = SimKernel.from_c(GENERATIONS["5.7"], tmpdir_str)
     vdev, vb = make_balloon(sim, "virtio0", 16, 0x100000002)
     # Values of the deflate-off capture (drgn-vmcore-inflated-deflate-off.json).
@@ -131,7 +135,7 @@ def test_stats_named_and_trailing_zero_slots_dropped(tmpdir_str):  # noqa: F811
     }
 
 
-def test_two_balloons_and_unbound_device(tmpdir_str):  # noqa: F811
+def test_two_balloons_and_unbound_device(tmpdir_str):
     sim = SimKernel.from_c(GENERATIONS["5.7"], tmpdir_str)
     make_balloon(sim, "virtio3", 100, 0)
     make_balloon(sim, "virtio4", 0, 0, driver=None)  # not bound to a driver
@@ -142,7 +146,7 @@ def test_two_balloons_and_unbound_device(tmpdir_str):  # noqa: F811
     ]
 
 
-def test_without_module_types_lookup_error(tmpdir_str):  # noqa: F811
+def test_without_module_types_lookup_error(tmpdir_str):
     sim = SimKernel.from_c("", tmpdir_str)  # vmlinux-like: no virtio types
     dev = sim.alloc("struct device")
     add_bus_device(sim, "virtio", dev, "virtio_balloon")

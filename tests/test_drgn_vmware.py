@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from balloon_drgn.vmware import vmw_balloon_state
-from tests.test_drgn_sim import SimKernel, debian_debug_files, tmpdir_str  # noqa: F401
+from tests.test_drgn_sim import SimKernel, debian_debug_files
 
 OLD = r"""
 struct vmballoon_page_size { struct list_head pages; struct list_head refused_pages; unsigned n_refused_pages; };
@@ -49,7 +49,7 @@ def place(sim: SimKernel, size: int, target: int, huge: int):
     return b
 
 
-def test_old_shape(tmpdir_str):  # noqa: F811
+def test_old_shape(tmpdir_str):
     sim = SimKernel.from_c(OLD, tmpdir_str)
     place(sim, size=2 * 512 + 100, target=5000, huge=2)
     vmw = vmw_balloon_state(sim.prog)
@@ -63,7 +63,7 @@ def test_old_shape(tmpdir_str):  # noqa: F811
 
 
 @pytest.mark.parametrize("stats", [False, True])
-def test_new_shape_stats_pointer(stats, tmpdir_str):  # noqa: F811
+def test_new_shape_stats_pointer(stats, tmpdir_str):
     sim = SimKernel.from_c(NEW, tmpdir_str)
     b = place(sim, size=3 << 32, target=7, huge=1)  # a 64-bit size
     if stats:

@@ -4,7 +4,7 @@
 import pytest
 
 from balloon_drgn.xen import xen_balloon_state
-from tests.test_drgn_sim import SimKernel, tmpdir_str  # noqa: F401
+from tests.test_drgn_sim import SimKernel
 
 CURRENT = r"""struct balloon_stats { unsigned long current_pages, target_pages, target_unpopulated,
   balloon_low, balloon_high, total_pages, schedule_delay; };"""
@@ -13,7 +13,7 @@ OLD = r"""struct balloon_stats { unsigned long current_pages, target_pages, ball
 
 
 @pytest.mark.parametrize("source,total", [(CURRENT, 131072), (OLD, None)])
-def test_balloon_stats(source, total, tmpdir_str):  # noqa: F811
+def test_balloon_stats(source, total, tmpdir_str):
     sim = SimKernel.from_c(source, tmpdir_str)
     s = sim.global_("balloon_stats", "struct balloon_stats", "drivers/xen/balloon.c")
     for member, value in (("current_pages", 65536), ("target_pages", 60000),
@@ -27,6 +27,6 @@ def test_balloon_stats(source, total, tmpdir_str):  # noqa: F811
     assert xen.total_pages == total
 
 
-def test_no_xen(tmpdir_str):  # noqa: F811
+def test_no_xen(tmpdir_str):
     with pytest.raises(LookupError):
         xen_balloon_state(SimKernel.from_c(CURRENT, tmpdir_str).prog)

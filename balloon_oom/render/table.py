@@ -6,16 +6,21 @@ behind every derived number.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
-from tabulate import tabulate
-
 import textwrap
+from typing import Dict, List, Optional
 
 from ..answer import no_events_line
 from ..model import Analysis, Balloon, OomEvent, TimelineEntry
 
 _MIB = 1024 * 1024
+
+
+def tabulate(*args, **kwargs) -> str:
+    """``tabulate.tabulate``, imported on first use: JSON output, and the HTML and
+    Markdown pages that share this module's helpers, never pay for its import."""
+    from tabulate import tabulate as _tabulate
+
+    return _tabulate(*args, **kwargs)
 
 #: Memory-picture categories: (key, bar character, label).
 PICTURE_PARTS = (

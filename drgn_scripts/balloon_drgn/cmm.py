@@ -34,8 +34,9 @@ class PseriesCmm:
 
 def _long(obj: Object) -> int:
     try:
-        # atomic_long_t, e.g. loaned_pages since Linux commit "powerpc/
-        # pseries/cmm: Implement balloon compaction" (in v5.5).
+        # atomic_long_t, e.g. loaned_pages since Linux kernel commit
+        # fe030c9b85e6 ("powerpc/pseries/cmm: Implement balloon compaction")
+        # (in v5.5).
         return obj.counter.value_()
     except AttributeError:
         return obj.value_()

@@ -62,8 +62,16 @@ def hv_dm_device(prog: Program) -> Object:
 
 
 def vm_memory_committed(prog: Program) -> int:
-    """``vm_memory_committed()``: ``percpu_counter_read_positive(&vm_committed_as)``."""
-    return max(prog["vm_committed_as"].count.value_(), 0)
+    """
+    ``vm_memory_committed()``: drgn's helper, the per-CPU counter summed as the
+    kernel does since Linux kernel commit 4e2ee51e8251 ("mm/util.c: make
+    vm_memory_committed() more accurate") (in v5.9); before it the kernel read
+    ``percpu_counter_read_positive()``, which lags the sum by less than the
+    counter's batch per CPU.
+    """
+    from drgn.helpers.linux.mm import vm_memory_committed as committed
+
+    return committed(prog)
 
 
 def compute_balloon_floor(totalram: int, page_shift: int = 12) -> int:

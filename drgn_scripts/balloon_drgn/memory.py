@@ -17,7 +17,12 @@ from typing import Dict, List, Optional
 from drgn import Object, ObjectNotFoundError, Program
 from drgn.helpers.linux.mm import totalram_pages
 from drgn.helpers.linux.mmzone import for_each_online_pgdat
-from drgn.helpers.linux.vmstat import global_node_page_state, global_vm_event_state
+from drgn.helpers.linux.vmstat import (
+    global_node_page_state,
+    global_vm_event_state,
+    nr_free_pages,
+    zone_page_state,
+)
 
 __all__ = (
     "BALLOON_EVENTS",
@@ -84,8 +89,8 @@ def zone_managed_pages(zone: Object) -> int:
     """
     managed = zone.managed_pages
     try:
-        # Since Linux commit 9705bea5f833 ("mm: convert zone->managed_pages
-        # to atomic variable") (in v5.0).
+        # Since Linux kernel commit 9705bea5f833 ("mm: convert
+        # zone->managed_pages to atomic variable") (in v5.0).
         return managed.counter.value_()
     except AttributeError:
         return managed.value_()
@@ -111,7 +116,7 @@ def zones(prog: Program) -> List[ZoneState]:
                     present_pages=present,
                     managed_pages=zone_managed_pages(zone),
                     spanned_pages=zone.spanned_pages.value_(),
-                    free_pages=max(zone.vm_stat[free_item].counter.value_(), 0),
+                    free_pages=zone_page_state(zone, free_item),
                 )
             )
     return result
@@ -137,8 +142,8 @@ def balloon_vm_events(prog: Program) -> Dict[str, int]:
 def nr_balloon_pages(prog: Program) -> Optional[int]:
     """
     ``global_node_page_state(NR_BALLOON_PAGES)``, or ``None`` before the
-    item existed (Nico Pache's "meminfo: add a per node counter for balloon
-    drivers", in v6.15).
+    item existed: Linux kernel commit 835de37603ef ("meminfo: add a per node
+    counter for balloon drivers") (in v6.15).
     """
     try:
         item = prog.constant("NR_BALLOON_PAGES")
@@ -150,9 +155,7 @@ def nr_balloon_pages(prog: Program) -> Optional[int]:
 def memory_state(prog: Program) -> MemoryState:
     """All memory figures of :mod:`balloon_drgn.memory` at once."""
     try:
-        free: Optional[int] = max(
-            prog["vm_zone_stat"][prog["NR_FREE_PAGES"]].counter.value_(), 0
-        )
+        free: Optional[int] = nr_free_pages(prog)
     except ObjectNotFoundError:
         free = None
     return MemoryState(

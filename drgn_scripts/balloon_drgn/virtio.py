@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional
 
 from drgn import Object, PlatformFlags, Program, TypeKind, cast, container_of
+from drgn.helpers.linux.device import bus_for_each_dev, dev_name
 from drgn.helpers.linux.list import list_for_each_entry
 
 from balloon_drgn.features import (
@@ -107,10 +108,11 @@ def for_each_bus_device(prog: Program, bus_name: str) -> Iterator[Object]:
     Iterate over the devices on the bus registered under *bus_name*.
 
     The bus is found by name in ``bus_kset`` so that no ``struct bus_type``
-    symbol is needed (``virtio_bus`` is static in ``virtio.ko``).  This
-    works before and after Linux commit d2bf38c088e0 ("driver core: remove
-    private pointer from struct bus_type") (in v6.3), because the
-    ``struct subsys_private`` is on ``bus_kset->list`` in both.
+    symbol is needed (``virtio_bus`` is static in ``virtio.ko``), then its
+    devices are drgn's :func:`~drgn.helpers.linux.device.bus_for_each_dev`.
+    Both work before and after Linux kernel commit d2bf38c088e0 ("driver
+    core: remove private pointer from struct bus_type") (in v6.3), because
+    the ``struct subsys_private`` is on ``bus_kset->list`` in both.
 
     :param bus_name: e.g. ``"virtio"``.
     :return: Iterator of ``struct device *`` objects.
@@ -120,15 +122,9 @@ def for_each_bus_device(prog: Program, bus_name: str) -> Iterator[Object]:
         prog["bus_kset"].list.address_of_(),
         "subsys.kobj.entry",
     ):
-        if sp.subsys.kobj.name.string_() != bus_name.encode():
-            continue
-        for dev_prv in list_for_each_entry(
-            "struct device_private",
-            sp.klist_devices.k_list.address_of_(),
-            "knode_bus.n_node",
-        ):
-            yield dev_prv.device.read_()
-        return
+        if sp.subsys.kobj.name.string_() == bus_name.encode():
+            yield from bus_for_each_dev(sp.bus)
+            return
 
 
 def for_each_virtio_balloon_device(prog: Program) -> Iterator[Object]:
@@ -153,8 +149,8 @@ def virtio_features(vdev: Object) -> int:
     :param vdev: ``struct virtio_device *``
     """
     if vdev.type_.type.has_member("features_array"):
-        # Since Linux commit "virtio: introduce extended features" (in
-        # v6.17), features is a union with u64 features_array[].
+        # Since Linux kernel commit e7d4c1c5a546 ("virtio: introduce extended
+        # features") (in v6.17), features is a union with u64 features_array[].
         value = 0
         for i, word in enumerate(vdev.features_array):
             value |= word.value_() << (64 * i)
@@ -220,7 +216,7 @@ def virtio_balloon_state(vdev: Object) -> VirtioBalloon:
     features = virtio_features(vdev)
     version_1 = bool(features >> VIRTIO_F_VERSION_1 & 1)
     return VirtioBalloon(
-        device=_dev_name(vdev.dev),
+        device=dev_name(vdev.dev.address_of_()).decode(errors="replace"),
         vdev_address=vdev.value_(),
         vb_address=vb.value_(),
         num_pages=vb.num_pages.value_(),
@@ -235,12 +231,6 @@ def virtio_balloon_state(vdev: Object) -> VirtioBalloon:
             else None
         ),
     )
-
-
-def _dev_name(dev: Object) -> str:
-    init_name = dev.init_name.read_()
-    name = init_name if init_name else dev.kobj.name
-    return name.string_().decode(errors="replace")
 
 
 def virtio_balloons(prog: Program) -> List[VirtioBalloon]:
