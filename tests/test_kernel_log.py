@@ -283,9 +283,17 @@ def test_2_6_32_unreliable_trace_kept():
 
 
 # -- boot facts and signatures ---------------------------------------------
-# The driver messages below are the format strings of kernel-balloon-facts.md
-# (hv_balloon, virtio_balloon, virtio_mem) filled in: no ballooned guest that
-# prints them can run here (no Hyper-V; TCG virtio-balloon never runs out of puff).
+# The driver messages below are the kernel's format strings filled in: no
+# ballooned guest that prints them can run here (no Hyper-V; TCG virtio-balloon
+# never runs out of puff).  hv_balloon's "Using Dynamic Memory protocol version
+# %u.%u", "Max. dynamic memory size: %llu MB" and "Balloon request will be
+# partially fulfilled. %s" (with "Balloon floor reached.") come from Linux kernel
+# commit b3bb97b8a49f ("Drivers: hv: balloon: Add logging for dynamic memory
+# operations") (in v4.10); virtio_balloon's fill_balloon() prints "Out of puff!
+# Can't get %u pages" (dev_info_ratelimited) when a page for the balloon cannot
+# be allocated; virtio_mem prints "plugged size: 0x%llx" at probe and on every
+# config change since it was added, Linux kernel commit 5f1f79bbc9e2
+# ("virtio-mem: Paravirtualized memory hotplug") (in v5.8).
 
 def test_hypervisor_release_and_signatures():
     log = [

@@ -2,7 +2,7 @@
 """Which lines of a block of log a scan must read: one pass for many needles.
 
 A big kernel log is read in blocks of whole lines (see
-:func:`balloon_oom.parsers.kernel_log.scan_stream`).  For each block,
+:func:`balloon_oom.readers.stream.scan_stream`).  For each block,
 :meth:`Prefilter.scan` gives the starts of
 
 * the lines holding one of the scanner's needles (``needles``), and of

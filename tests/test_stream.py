@@ -1,4 +1,4 @@
-"""scan_stream (block prefilter) gives exactly what the line-by-line scan gives."""
+"""readers.stream.scan_stream (block prefilter) gives exactly what the line-by-line scan gives."""
 
 import io
 import json
@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balloon_oom.model import to_jsonable
-from balloon_oom.parsers import kernel_log
-from balloon_oom.parsers.kernel_log import KernelLogScanner, scan_log, scan_stream
+from balloon_oom.parsers.kernel_log import KernelLogScanner, scan_log
 from balloon_oom.parsers.logline import decode_line, split_prefix
-from balloon_oom.readers import prefilter
+from balloon_oom.readers import prefilter, stream
 from balloon_oom.readers.members import iter_lines
+from balloon_oom.readers.stream import scan_stream
 from tests import shared as _shared
 
 KVM = (_shared.CAPTURES / "kvm-6.1")
@@ -102,7 +102,7 @@ DAMAGE = {"wrap72": lambda d: _hard_wrap(d, 72), "wrap76": lambda d: _hard_wrap(
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_damaged_real_logs_identical(damage, engine, monkeypatch):
     """Small blocks, so damage meets block boundaries too."""
-    monkeypatch.setattr(kernel_log, "_BLOCK", 8192)
+    monkeypatch.setattr(stream, "_BLOCK", 8192)
     for path in REAL_LOGS:
         a, b = _both(DAMAGE[damage](path.read_bytes()), engine)
         assert a == b, path.name
@@ -128,7 +128,7 @@ def test_a_needle_split_by_a_wrap_reaches_the_scanner_whole(engine, monkeypatch)
             b"led process 537 (login) total-vm:27584kB, anon-rss:860kB")
     data = noise + b"\n".join(kill) + b"\n" + noise
     recorders = []
-    monkeypatch.setattr(kernel_log, "KernelLogScanner",
+    monkeypatch.setattr(stream, "KernelLogScanner",
                         lambda source: recorders.append(_Recorder(source)) or recorders[-1])
     scan = scan_stream(io.BytesIO(data), "log", engine=engine)
     fed = recorders[0].fed
@@ -141,7 +141,7 @@ def test_a_needle_split_by_a_wrap_reaches_the_scanner_whole(engine, monkeypatch)
 def test_monotonic_hint_matches_every_stamped_line(path):
     for raw in iter_lines(io.BytesIO(path.read_bytes())):
         if split_prefix(decode_line(raw)).monotonic is not None:
-            assert kernel_log._MONOTONIC_HINT.search(raw), raw
+            assert stream._MONOTONIC_HINT.search(raw), raw
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,11 +149,11 @@ def test_monotonic_hint_matches_every_stamped_line(path):
 def test_monotonic_hint_is_a_superset_of_split_prefix(text):
     raw = text.encode("utf-8")
     if split_prefix(decode_line(raw)).monotonic is not None:
-        assert kernel_log._MONOTONIC_HINT.search(raw)
+        assert stream._MONOTONIC_HINT.search(raw)
 
 
 def test_real_log_repeated_across_blocks_identical(monkeypatch):
-    monkeypatch.setattr(kernel_log, "_BLOCK", 4096)
+    monkeypatch.setattr(stream, "_BLOCK", 4096)
     data = b"".join(p.read_bytes() for p in REAL_LOGS if p.suffix in (".txt", ".log")) * 3
     a, b = _both(data)
     assert a == b
@@ -168,13 +168,13 @@ def _lines():
 @settings(max_examples=150, deadline=None)
 @given(_lines(), st.sampled_from([b"\n", b"\r\n"]), st.integers(64, 5000))
 def test_random_mixes_identical(lines, eol, block):
-    kernel_log._BLOCK = block
+    stream._BLOCK = block
     try:
         a, b = _both(eol.join(lines) + eol, "python")
         if len(ENGINES) > 1:
             assert _both(eol.join(lines) + eol, "hyperscan") == (a, b)
     finally:
-        kernel_log._BLOCK = 1024 * 1024
+        stream._BLOCK = 1024 * 1024
     assert a == b
 
 
