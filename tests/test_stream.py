@@ -119,22 +119,32 @@ class _Recorder(KernelLogScanner):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_needle_split_by_a_wrap_reaches_the_scanner_whole(engine, monkeypatch):
-    """Both halves of a kill line wrapped inside ``Killed process`` are fed,
-    in order, so a scanner that joins wrapped lines sees the needle."""
+def test_a_wrapped_kill_line_reaches_the_scanner_whole(engine, monkeypatch):
+    """A kill line hard-wrapped after ``Killed``: its first half waits for its
+    continuation, so the line after it is fed too (the continuation holds no
+    needle) and the kill is found, at the line it starts on; the noise around
+    it is counted, not fed.  Wrapped inside ``Kil|led`` the first half cannot
+    wait (neither scan joins it): only the half with a needle is fed."""
     noise = b"".join(b"Nov 26 05:27:%02d vm sshd[%d]: session closed\n" % (i % 60, i)
                      for i in range(3000))
-    kill = (b"Nov 26 05:28:00 vm kernel: Out of memory: Kil",
-            b"led process 537 (login) total-vm:27584kB, anon-rss:860kB")
-    data = noise + b"\n".join(kill) + b"\n" + noise
-    recorders = []
-    monkeypatch.setattr(stream, "KernelLogScanner",
-                        lambda source: recorders.append(_Recorder(source)) or recorders[-1])
-    scan = scan_stream(io.BytesIO(data), "log", engine=engine)
-    fed = recorders[0].fed
-    assert list(kill) == fed[fed.index(kill[0]):fed.index(kill[0]) + 2]
-    assert len(fed) < 20  # the noise is counted, not fed
-    assert scan.lines == 6002
+    rest = b"process 537 (login) total-vm:27584kB, anon-rss:860kB, file-rss:0kB, shmem-rss:0kB"
+    for kill, joined in (((b"Nov 26 05:28:00 vm kernel: Out of memory: Killed", rest), True),
+                         ((b"Nov 26 05:28:00 vm kernel: Out of memory: Kil", b"led " + rest), False)):
+        data = noise + b"\n".join(kill) + b"\n" + noise
+        recorders = []
+        monkeypatch.setattr(stream, "KernelLogScanner",
+                            lambda source: recorders.append(_Recorder(source)) or recorders[-1])
+        scan = scan_stream(io.BytesIO(data), "log", engine=engine)
+        fed = recorders[0].fed
+        assert (kill[1] in fed) is joined
+        if joined:
+            assert list(kill) == fed[fed.index(kill[0]):fed.index(kill[0]) + 2]
+        assert [(e.victim.pid, e.line) for e in scan.events if e.victim] == \
+            ([(537, 3001)] if joined else [])
+        assert len(fed) < 20  # the noise is counted, not fed
+        assert scan.lines == 6002
+        monkeypatch.undo()
+        assert _facts(scan) == _facts(scan_log(iter_lines(io.BytesIO(data)), "log"))
 
 
 @pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)

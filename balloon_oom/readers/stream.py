@@ -56,21 +56,21 @@ def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: 
     matter; count the others.  ``base`` is the stream offset of ``block``;
     returns the new end of the boot window.
 
-    Fed: the lines holding a needle, those that may continue the line before
-    them and that line (a needle split by a hard wrap), the block's first and
-    last lines (a continuation across blocks), boot-needle lines inside the
-    boot window, and every line of an open OOM report.  So every skipped
-    run of lines holds no needle, and the line after it does not continue it.
+    Fed: the lines holding a needle, the block's first and last lines,
+    boot-needle lines inside the boot window, and every line while
+    :attr:`~balloon_oom.parsers.kernel_log.KernelLogScanner.in_report` (an
+    OOM report or a journal export record is open, or a line waits for its
+    continuation).  No other line needs the scanner: a line only waits for a
+    continuation (a hard wrap, a quoted-printable soft break, a needle split
+    in two) when it holds a needle itself, and then the lines after it are
+    fed until it is whole; so a skipped line holds no needle and continues
+    nothing the scanner kept.
     """
     end = len(block)
-    rfind = block.rfind
-    last = rfind(b"\n", 0, end - 1) + 1
+    last = block.rfind(b"\n", 0, end - 1) + 1
     wanted = set(hits.needles)
     wanted.add(0)
     wanted.add(last)
-    for start in hits.continued:
-        wanted.add(start)
-        wanted.add(rfind(b"\n", 0, start - 1) + 1)
     cands = sorted(wanted)
     boots = hits.boot
     ncands, nboots = len(cands), len(boots)
@@ -146,7 +146,7 @@ def scan_stream(stream: BinaryIO, source: str, max_line: int = 64 * 1024,
             for line in iter_lines(io.BytesIO(block), max_line):
                 scanner.feed(line)
         else:
-            hits = prefilter.scan(block)
+            hits = prefilter.scan(block, continuations=False)
             boot_until = _feed_block(scanner, block, offset, boot_until, max_line, hits)
             if not hits.maybe_stamped:
                 offset += len(block)
