@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 from balloon_oom.errors import InputError
-from balloon_oom.readers.containers import decompress, expand, peek
+from balloon_oom.readers.containers import Chained, decompress, expand, peek
 from balloon_oom.readers.members import iter_tar_stream
 from tests.shared import SHARED
 
@@ -71,3 +71,12 @@ def test_log_in_a_tar_zst_in_a_tar(tmp_path):
         got.append((m.path, m.role, m.open().read() if m.kind == "file" else None))
     assert [(p, r) for p, r, _ in got] == [("messages-customer", "log")]
     assert got[0][2] == AWS.read_bytes() and warnings == []
+
+
+def test_chained_gives_head_then_stream_and_closes_it_only_when_owned():
+    for owned in (True, False):
+        rest = io.BytesIO(b"cd\nef")
+        chained = Chained(b"ab", rest, close_stream=owned)
+        assert chained.read(1) + chained.read(3) + chained.read() == b"abcd\nef"
+        chained.close()
+        assert rest.closed is owned

@@ -100,15 +100,15 @@ _POOL = _damaged_lines()
 def test_random_runs_of_damaged_lines_stream_identical(starts, block):
     """Contiguous runs of damaged real lines, in random order, cut into random
     blocks: the prefilter keeps every line a join needs."""
-    from balloon_oom.parsers import kernel_log
+    from balloon_oom.readers import stream
 
     lines = []
     for s in starts[:20]:
         lines.extend(_POOL[s:s + 40])
     data = b"\n".join(lines) + b"\n"
-    kernel_log._BLOCK = block
+    stream._BLOCK = block
     try:
         by_block = to_jsonable(scan_stream(io.BytesIO(data), "log"))
     finally:
-        kernel_log._BLOCK = 1024 * 1024
+        stream._BLOCK = 1024 * 1024
     assert by_block == to_jsonable(scan_log(iter_lines(io.BytesIO(data)), "log"))

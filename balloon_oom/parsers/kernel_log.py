@@ -22,34 +22,25 @@ kernel log from other text.
 from __future__ import annotations
 
 import dataclasses
-import io
-import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from balloon_oom.model import BootMemory, Evidence, OomEvent, OomVictim, Signature
-from balloon_oom.parsers.dmi import hardware_name, hypervisor_from_dmi
+from balloon_oom.parsers.boot_lines import EVIDENCE_CHARS as _EVIDENCE_CHARS
+from balloon_oom.parsers.boot_lines import MAX_SIGNATURES_PER_KIND, BootLines
 from balloon_oom.parsers.journal import ExportRecord, json_record
-from balloon_oom.parsers.logline import LogLine, decode_line, split_prefix, strip_paste
-from balloon_oom.parsers.oom import (
-    OomReportBuilder,
-    is_invoked,
-    parse_constraint,
-    parse_invoked,
-    parse_kill,
-    parse_panic,
-    parse_reaper,
-    parse_release,
-    parse_selected,
-)
+from balloon_oom.parsers.kernel_log_detect import looks_like_kernel_log
+from balloon_oom.parsers.logkinds import ALWAYS_NEEDLES, BOOT_NEEDLES, BOOT_WINDOW, parse_boot_memory
+from balloon_oom.parsers.logline import LogLine, decode_line, split_prefix
+from balloon_oom.parsers.oom import OomReportBuilder, is_invoked, parse_invoked, parse_kill, parse_panic
+from balloon_oom.parsers.oom import parse_reaper, parse_selected
 from balloon_oom.parsers.rejoin import could_continue, join_continuation, qp_decode
 
-if TYPE_CHECKING:
-    from balloon_oom.readers.prefilter import BlockHits, Prefilter
-
 __all__ = [
+    "ALWAYS_NEEDLES",
+    "BOOT_NEEDLES",
+    "BOOT_WINDOW",
     "MAX_SIGNATURES_PER_KIND",
     "KernelLogScanner",
     "LogScan",
@@ -60,15 +51,12 @@ __all__ = [
     "scan_stream",
 ]
 
-#: Signatures kept per kind (the rest are only counted).
-MAX_SIGNATURES_PER_KIND = 100
 #: Killed processes remembered for late ``oom_reaper`` lines.
 _RECENT_VICTIMS = 64
-#: Characters of a line kept as evidence text.
-_EVIDENCE_CHARS = 1024
 #: Lines a report without its head (opened by a ``Kill process … or
 #: sacrifice child`` or panic line) may run before it is closed as cut.
 _HEADLESS_LINES = 64
+_ALWAYS_TEXT = tuple(n.decode() for n in ALWAYS_NEEDLES)
 
 
 @dataclass
@@ -88,58 +76,7 @@ class LogScan:
     last_monotonic: Optional[float] = None
 
 
-_LINUX_VERSION = re.compile(r"^Linux version (\S+) \(")
-_HYPERVISOR = re.compile(r"^Hypervisor detected: (.+?)\s*$")
-_MEMORY = re.compile(r"^Memory: (\d+)[kK]/(\d+)[kK] available\b(?P<rest>.*)$")
-_RESERVED = re.compile(r"(\d+)[kK] reserved\b")
-# ``Freeing … memory: NK`` (4.10+), ``…: NK (ffff… - ffff…)`` (3.11-4.9),
-# ``…: Nk freed`` (<= 3.10), and on UEFI guests ``efi: Freeing EFI boot
-# services memory: NK`` (efi_free_boot_services(), arch/x86/platform/efi/quirks.c).
-_FREEING = re.compile(
-    r"^(?:efi: )?Freeing [^:]*memory: (\d+)[kK](?: freed| \(\s*[0-9a-fA-Fx]+\s*-\s*[0-9a-fA-Fx]+\s*\))?$")
-
-# Every balloon driver prints through a prefix that holds "balloon":
-# dev_info() gives "virtio_balloon virtioN: ", and vmw_balloon, hv_balloon
-# (pr_fmt KBUILD_MODNAME, with the messages since b3bb97b8a49f, v4.10) and
-# xen ("xen:balloon: ") set pr_fmt; virtio_mem lines start "virtio_mem virtioN:".
-_SIGNATURES = [
-    ("virtio_balloon.out_of_puff",
-     re.compile(r"virtio_balloon virtio\d+: Out of puff! Can't get \d+ pages?")),
-    ("hv_balloon.partial", re.compile(r"hv_balloon: .*Balloon request will be partially fulfilled")),
-    ("hv_balloon.floor_reached", re.compile(r"hv_balloon: .*Balloon floor reached")),
-    ("hv_balloon.hot_add_failed", re.compile(r"hv_balloon: .*Memory hot add failed")),
-    ("hv_balloon.max_dynamic_memory", re.compile(r"hv_balloon: Max\. dynamic memory size: \d+ MB")),
-    ("hv_balloon.protocol", re.compile(r"hv_balloon: Using Dynamic Memory protocol version")),
-    ("vmw_balloon", re.compile(r"^vmw_balloon: ")),
-    ("xen_balloon", re.compile(r"^xen:balloon: ")),
-    ("virtio_mem.plugged_size", re.compile(r"virtio_mem virtio\d+: plugged size: 0x[0-9a-f]+")),
-    ("virtio_mem.requested_size", re.compile(r"virtio_mem virtio\d+: requested size: 0x[0-9a-f]+")),
-]
-_SIGNATURE_HINTS = ("alloon", "virtio_mem")
-#: Signature kinds (before the dot) of drivers that run on one hypervisor only.
-_DRIVER_HYPERVISOR = {"hv_balloon": "Microsoft Hyper-V", "vmw_balloon": "VMware",
-                      "xen_balloon": "Xen"}
-
-
-def parse_boot_memory(text: str) -> Optional[Tuple[int, int, Optional[int]]]:
-    """``(available_kb, total_kb, reserved_kb)`` of the boot ``Memory:`` line.
-
-    Old kernels print ``k`` and extra fields (``absent``, ``highmem``);
-    ``reserved_kb`` is None when the line has no ``reserved`` field.
-
-    >>> parse_boot_memory("Memory: 3218236K/25165432K available (18470K kernel code, 2544K rwdata, 10280K rodata, 3728K init, 1168K bss, 496444K reserved, 0K cma-reserved)")
-    (3218236, 25165432, 496444)
-    >>> parse_boot_memory("Memory: 3911568k/4718592k available (5417k kernel code, 664404k absent, 142620k reserved, 4318k data, 1300k init)")
-    (3911568, 4718592, 142620)
-    """
-    m = _MEMORY.match(text.strip())
-    if not m:
-        return None
-    r = _RESERVED.search(m.group("rest"))
-    return int(m.group(1)), int(m.group(2)), int(r.group(1)) if r else None
-
-
-class KernelLogScanner:
+class KernelLogScanner(BootLines):
     """Feed lines one at a time; :meth:`close` gives the :class:`LogScan`."""
 
     def __init__(self, source: str) -> None:
@@ -148,20 +85,15 @@ class KernelLogScanner:
         self._victims: "OrderedDict[int, OomVictim]" = OrderedDict()
         self._last_event: Optional[OomEvent] = None
         self._group_event: Optional[OomEvent] = None
-        self._boot_memory: Optional[BootMemory] = None
         self._pending: Optional[Tuple[LogLine, str, int]] = None
         self._qp: Optional[Tuple[str, int]] = None
         self._export: Optional[ExportRecord] = None
         self._export_line = 0
         self._boot_id: Optional[str] = None
         self._report_lines = 0
-        self._release: Optional[Tuple[str, Evidence]] = None
-        self._hardware: Optional[Tuple[str, Evidence]] = None
+        self._init_boot_lines()
 
     # -- helpers ---------------------------------------------------------
-    def _evidence(self, lineno: int, raw: str) -> Evidence:
-        return Evidence(self.scan.source, line=lineno, text=raw[:_EVIDENCE_CHARS])
-
     def _new_event(self, lineno: int, monotonic, wallclock) -> OomEvent:
         return OomEvent(
             source=self.scan.source,
@@ -373,63 +305,6 @@ class KernelLogScanner:
 
         self._boot_fact(stripped, lineno, raw, ll.monotonic, ll.boot_id is not None)
 
-    def _report_facts(self, text: str, lineno: int, raw: str) -> None:
-        """Kernel release and hardware from a report's own lines (the
-        ``CPU: … Comm: … <release> #1`` and ``Hardware name:`` lines), kept
-        for when the log has no ``Linux version`` / ``Hypervisor detected``."""
-        if self._release is None and "ainted" in text:
-            rel = parse_release(text)
-            if rel is not None:
-                self._release = (rel, self._evidence(lineno, raw))
-        if self._hardware is None and text.startswith(("Hardware name: ", "DMI: ")):
-            dmi = hardware_name(text)
-            hv = hypervisor_from_dmi(dmi) if dmi else None
-            if hv is not None:
-                self._hardware = (hv, self._evidence(lineno, raw))
-
-    def _boot_fact(self, text: str, lineno: int, raw: str, monotonic,
-                   journal_boot: bool = False) -> None:
-        scan = self.scan
-        if text.startswith("Linux version "):
-            m = _LINUX_VERSION.match(text)
-            if m:
-                if not journal_boot:  # a journal record's boot counts by _BOOT_ID
-                    scan.boots += 1
-                scan.kernel_release = (m.group(1), self._evidence(lineno, raw))
-                self._boot_memory = None
-            return
-        if text.startswith("Memory: "):
-            mem = parse_boot_memory(text)
-            if mem is not None:
-                bm = BootMemory(available_kb=mem[0], total_kb=mem[1], reserved_kb=mem[2],
-                                evidence=self._evidence(lineno, raw),
-                                boot=scan.boots - 1 if scan.boots else None,
-                                source=scan.source)
-                scan.boot_memory.append(bm)
-                self._boot_memory = bm
-            return
-        if text.startswith(("Freeing ", "efi: Freeing ")) and self._boot_memory is not None:
-            m = _FREEING.match(text)
-            if m:
-                self._boot_memory.freed_later_kb += int(m.group(1))
-                self._boot_memory.freed_evidence.append(self._evidence(lineno, raw))
-            return
-        if text.startswith("Hypervisor detected: "):
-            m = _HYPERVISOR.match(text)
-            if m:
-                scan.hypervisor = (m.group(1), self._evidence(lineno, raw))
-            return
-        if any(h in text for h in _SIGNATURE_HINTS):
-            for kind, rx in _SIGNATURES:
-                if rx.search(text):
-                    n = scan.signature_counts.get(kind, 0) + 1
-                    scan.signature_counts[kind] = n
-                    if n <= MAX_SIGNATURES_PER_KIND:
-                        scan.signatures.append(Signature(
-                            kind=kind, message=text[:_EVIDENCE_CHARS],
-                            evidence=self._evidence(lineno, raw), timestamp=monotonic))
-                    return
-
     def skip(self, lines: int) -> None:
         """Count ``lines`` lines that cannot matter (see :func:`_feed_block`):
         none holds a needle, none continues the line before it, and the line
@@ -467,216 +342,9 @@ class KernelLogScanner:
         self._flush_pending()
         self._end_report(complete=False)
         scan = self.scan
-        if scan.kernel_release is None and self._release is not None:
-            scan.kernel_release = self._release
-        if scan.hypervisor is None and self._hardware is not None:
-            scan.hypervisor = self._hardware
-        if scan.hypervisor is None:
-            # A driver that only binds on one hypervisor's device (VMBus, the
-            # VMware backdoor, xenbus) names it; virtio names none.
-            for sig in scan.signatures:
-                name = _DRIVER_HYPERVISOR.get(sig.kind.split(".")[0])
-                if name is not None:
-                    scan.hypervisor = (name, sig.evidence)
-                    break
+        self._fallback_facts()
         return scan
 
-
-#: Substrings at least one of which is in every line :meth:`KernelLogScanner.feed`
-#: acts on while no OOM report is open (``invoked oom-killer``, ``oom_reaper``,
-#: ``memory.oom.group``, kill lines, boot banners, balloon driver messages).
-ALWAYS_NEEDLES = (b"oom", b"Killed process", b"alloon", b"Linux version", b"virtio_mem",
-                  # headless OOM kills and panics, report facts, journal export records
-                  b"ut of memory", b"Kill process", b"ainted", b"Hardware name", b"DMI: ",
-                  b"__CURSOR=", b"Tasks in")
-_ALWAYS_TEXT = tuple(n.decode() for n in ALWAYS_NEEDLES)
-#: Boot facts (``Memory:``, ``Freeing … memory``, ``Hypervisor detected``) only
-#: come right after a boot banner: looked for in the first :data:`BOOT_WINDOW`
-#: bytes of the log and after every ``Linux version`` line.
-BOOT_NEEDLES = (b"Memory: ", b"Freeing ", b"Hypervisor detected")
-BOOT_WINDOW = 8 * 1024 * 1024
-_BLOCK = 1024 * 1024
-#: Every line :func:`split_prefix` gives a monotonic time holds a match (the
-#: bytes of ``[ seconds.micros]``, with the Unicode spaces and digits a
-#: decoded ``\s``/``\d`` also takes: ASCII 0x1c-0x1f and any UTF-8 byte).
-_MONOTONIC_HINT = re.compile(rb"\[[\t\x0b\x0c\r \x1c-\x1f\x80-\xff]*[0-9\x80-\xff]+"
-                             rb"\.[0-9\x80-\xff]+\]")
-#: The last stamped line of a block is looked for in a window this big at
-#: its end, then in windows four times bigger each.
-_STAMP_WINDOW = 8192
-
-_PREFILTERS: Dict[tuple, "Prefilter"] = {}
-
-
-def _prefilter(engine: str = "auto") -> "Prefilter":
-    """The block prefilter for the needles as they are now (built once).
-    ``$BALLOON_OOM_PREFILTER`` (``python`` or ``hyperscan``) overrides
-    ``auto``: the benchmark measures both engines that way."""
-    from balloon_oom.readers.prefilter import Prefilter
-
-    if engine == "auto":
-        engine = os.environ.get("BALLOON_OOM_PREFILTER", "auto")
-    key = (ALWAYS_NEEDLES, BOOT_NEEDLES, engine)
-    pf = _PREFILTERS.get(key)
-    if pf is None:
-        pf = _PREFILTERS[key] = Prefilter(ALWAYS_NEEDLES, BOOT_NEEDLES, engine=engine)
-    return pf
-
-
-def _feed_block(scanner: KernelLogScanner, block: bytes, base: int, boot_until: int,
-                max_line: int, hits: "BlockHits") -> int:
-    """Feed the lines of ``block`` (whole ``\\n``-terminated lines) that can
-    matter; count the others.  ``base`` is the stream offset of ``block``;
-    returns the new end of the boot window.
-
-    Fed: the lines holding a needle, those that may continue the line before
-    them and that line (a needle split by a hard wrap), the block's first and
-    last lines (a continuation across blocks), boot-needle lines inside the
-    boot window, and every line of an open OOM report.  So every skipped
-    run of lines holds no needle, and the line after it does not continue it.
-    """
-    end = len(block)
-    rfind = block.rfind
-    last = rfind(b"\n", 0, end - 1) + 1
-    wanted = set(hits.needles)
-    wanted.add(0)
-    wanted.add(last)
-    for start in hits.continued:
-        wanted.add(start)
-        wanted.add(rfind(b"\n", 0, start - 1) + 1)
-    cands = sorted(wanted)
-    boots = hits.boot
-    ncands, nboots = len(cands), len(boots)
-    ci = bi = 0
-    pos = 0
-    done = 0  # lines of the block skipped or fed so far
-    count, find = block.count, block.find
-    while pos < end:
-        if not scanner.in_report:
-            while ci < ncands and cands[ci] < pos:
-                ci += 1
-            nxt = cands[ci] if ci < ncands else end
-            while bi < nboots and boots[bi] < pos:
-                bi += 1
-            if bi < nboots and boots[bi] < nxt and base + boots[bi] < boot_until:
-                nxt = boots[bi]
-            if nxt > pos:
-                # Up to the last line: the engine's line count says how many, no count pass.
-                n = (hits.lines - done - 1 if nxt == last and hits.lines is not None
-                     else count(b"\n", pos, nxt))
-                scanner.skip(n)
-                done += n
-                pos = nxt
-                if pos >= end:
-                    break
-        nl = find(b"\n", pos)
-        line = block[pos:nl]
-        if b"Linux version" in line:
-            boot_until = max(boot_until, base + nl + BOOT_WINDOW)
-        scanner.feed(line[:max_line])
-        done += 1
-        pos = nl + 1
-    return boot_until
-
-
-def scan_stream(stream: BinaryIO, source: str, max_line: int = 64 * 1024,
-                engine: str = "auto") -> LogScan:
-    """Scan a binary stream, parsing only the lines that can matter.
-
-    The same events, boot facts and line numbers as :func:`scan_log` over
-    the stream's lines, much faster: each 1 MiB block is searched in one
-    pass for :data:`ALWAYS_NEEDLES` and :data:`BOOT_NEEDLES`
-    (:class:`~balloon_oom.readers.prefilter.Prefilter`, native when the
-    ``hyperscan`` package is there; ``engine`` chooses); only the lines
-    :func:`_feed_block` names are parsed, the others only counted.  A block
-    with NUL bytes or a lone CR is fed line by line; a line longer than
-    ``max_line`` is cut, as :func:`balloon_oom.readers.members.iter_lines` does.
-    """
-    from balloon_oom.readers.members import iter_lines
-
-    prefilter = _prefilter(engine)
-    scanner = KernelLogScanner(source)
-    tail = b""
-    offset = 0
-    boot_until = BOOT_WINDOW
-    while True:
-        chunk = stream.read(_BLOCK)
-        if not chunk:
-            break
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
-            tail += chunk
-            if len(tail) > max_line:  # a line longer than a block: the exact slow path
-                for line in iter_lines(_Chained(tail, stream), max_line):
-                    scanner.feed(line)
-                return scanner.close()
-            continue
-        if cut + 1 == len(chunk):
-            block = tail + chunk if tail else chunk
-        else:  # one copy: the start of the next line goes to the tail
-            block = b"".join((tail, memoryview(chunk)[:cut + 1]))
-        tail = chunk[cut + 1:]
-        if b"\x00" in block or (b"\r" in block and
-                                 block.count(b"\r") != block.count(b"\r\n")):
-            for line in iter_lines(io.BytesIO(block), max_line):
-                scanner.feed(line)
-        else:
-            hits = prefilter.scan(block)
-            boot_until = _feed_block(scanner, block, offset, boot_until, max_line, hits)
-            if not hits.maybe_stamped:
-                offset += len(block)
-                continue
-        _last_timestamp(scanner, block, max_line)
-        offset += len(block)
-    if tail:
-        for line in iter_lines(io.BytesIO(tail), max_line):
-            scanner.feed(line)
-    return scanner.close()
-
-
-def _last_timestamp(scanner: KernelLogScanner, block: bytes, max_line: int) -> None:
-    """``last_monotonic`` as the line-by-line scan leaves it: from the last
-    line of ``block`` that carries a timestamp.  Looked for backwards, in
-    growing windows, among the lines :data:`_MONOTONIC_HINT` matches: one
-    small window when the log is stamped (dmesg, syslog), one regex pass over
-    the block when it is not (journal), never a per-line pass."""
-    end = len(block)
-    if scanner.export_open:
-        # The line scan reads no stamp inside a journal export record: look
-        # only before the line that opened the one still open (none in this
-        # block: the whole block is inside it).
-        opened = block.rfind(b"\n__CURSOR=")
-        if opened < 0:
-            return
-        end = opened + 1
-    window = _STAMP_WINDOW
-    rfind, find = block.rfind, block.find
-    while end > 0:
-        start = rfind(b"\n", 0, end - window) + 1 if end > window else 0
-        seen = -1
-        for m in reversed(list(_MONOTONIC_HINT.finditer(block, start, end))):
-            line_start = rfind(b"\n", 0, m.start()) + 1
-            if line_start == seen:
-                continue
-            seen = line_start
-            if scanner.note_timestamp(block[line_start:find(b"\n", line_start)][:max_line]):
-                return
-        end = start
-        window *= 4
-
-
-class _Chained:
-    """``prefix`` then the rest of ``stream``, as one readable stream."""
-
-    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
-        self._prefix = prefix
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if self._prefix:
-            out, self._prefix = self._prefix, b""
-            return out
-        return self._stream.read(size)
 
 
 def scan_log(lines: Iterable[Union[bytes, str]], source: str) -> LogScan:
@@ -686,72 +354,6 @@ def scan_log(lines: Iterable[Union[bytes, str]], source: str) -> LogScan:
         scanner.feed(line)
     return scanner.close()
 
-
-_STRICT_STAMP = re.compile(r"\[\s*\d+\.\d{6}\]")
-_YEAR = re.compile(r"\d{4}")
-
-
-def _is_kernel_message(text: str) -> bool:
-    """An unprefixed line that is one of the kernel messages this tool reads."""
-    s = text.strip()
-    return bool(
-        (is_invoked(s) and parse_invoked(s))
-        or ("Killed process" in s and parse_kill(s))
-        or parse_selected(s) or parse_panic(s)
-        or _LINUX_VERSION.match(s)
-        or (s.startswith("oom-kill:") and parse_constraint(s))
-        or any(rx.search(s) for _kind, rx in _SIGNATURES)
-    )
-
-
-def looks_like_kernel_log(lines: Iterable[Union[bytes, str]], max_lines: int = 5000) -> bool:
-    """True when at least one of the first ``max_lines`` lines is a kernel message.
-
-    A kernel message is a line with a printk stamp (``[  123.456789]``), a
-    console level (``<4>``), a ``dmesg -T`` clock with a year, a syslog or
-    journal ``kernel:`` header, a journal JSON or export record from the
-    kernel, or, without any prefix, one of the messages this tool parses (an
-    OOM report's head or kill line, ``Linux version``, a balloon driver's
-    message).  Paste damage (indentation, ``> `` quoting) is allowed.  A
-    README, a CSV, JSON that is not a journal record, another program's
-    syslog lines: False.
-
-    >>> looks_like_kernel_log(["# Title", "", "Some text, with: colons [1.5]"])
-    False
-    >>> looks_like_kernel_log(["> [  238.324946] Out of memory: Killed process 537 (login) total-vm:27584kB, anon-rss:860kB, file-rss:0kB"])
-    True
-    """
-    export_start = False
-    for i, line in enumerate(lines):
-        if i >= max_lines:
-            break
-        raw = decode_line(line)
-        if raw.startswith("__CURSOR="):
-            export_start = True
-            continue
-        if export_start and raw in ("_TRANSPORT=kernel", "SYSLOG_IDENTIFIER=kernel"):
-            return True
-        if raw[:1] == "{":
-            records = json_record(raw)
-            if records is not None:
-                if any(ll.kernel for ll in records):
-                    return True
-                continue
-        ll = split_prefix(raw)
-        if not ll.kernel or not ll.text.strip():
-            continue
-        body = strip_paste(raw)
-        if ll.monotonic is not None:
-            if _STRICT_STAMP.search(body[:40]):
-                return True
-        elif ll.wallclock is not None:
-            if " kernel:" in body[:80] or (body.startswith("[") and _YEAR.search(ll.wallclock)):
-                return True
-        elif ll.prefixed and body.startswith("<"):
-            return True
-        if _is_kernel_message(ll.text):
-            return True
-    return False
 
 
 def event_key(ev: OomEvent) -> tuple:
@@ -768,3 +370,13 @@ def event_key(ev: OomEvent) -> tuple:
     if v is not None:
         return ("killed", v.pid, v.comm, v.total_vm_kb, v.anon_rss_kb, v.file_rss_kb, v.shmem_rss_kb)
     return ("invoked", ev.trigger_comm, ev.trigger_pid, ev.gfp_mask, ev.order, ev.oom_score_adj)
+
+
+def __getattr__(name: str):
+    """``scan_stream`` lives in :mod:`balloon_oom.readers.stream` (it imports
+    this module): re-exported on first use."""
+    if name == "scan_stream":
+        from balloon_oom.readers.stream import scan_stream
+
+        return scan_stream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -47,12 +47,14 @@ SUPPORTCONFIG_FILES = ("memory.txt", "messages.txt", "boot.txt", "crash.txt",
 
 
 class Chained(io.RawIOBase):
-    """``head`` (bytes already read) then the rest of ``stream``."""
+    """``head`` (bytes already read) then the rest of ``stream``; closing it
+    closes ``stream`` unless ``close_stream`` is False (a borrowed stream)."""
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+    def __init__(self, head: bytes, stream: BinaryIO, close_stream: bool = True) -> None:
         super().__init__()
         self._head = head
         self._stream = stream
+        self._close_stream = close_stream
 
     def readable(self) -> bool:
         return True
@@ -73,7 +75,8 @@ class Chained(io.RawIOBase):
 
     def close(self) -> None:
         try:
-            self._stream.close()
+            if self._close_stream:
+                self._stream.close()
         finally:
             super().close()
 

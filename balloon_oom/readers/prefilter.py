@@ -2,7 +2,7 @@
 """Which lines of a block of log a scan must read: one pass for many needles.
 
 A big kernel log is read in blocks of whole lines (see
-:func:`balloon_oom.parsers.kernel_log.scan_stream`).  For each block,
+:func:`balloon_oom.readers.stream.scan_stream`).  For each block,
 :meth:`Prefilter.scan` gives the starts of
 
 * the lines holding one of the scanner's needles (``needles``), and of
@@ -71,8 +71,9 @@ class BlockHits(NamedTuple):
     needles: List[int]
     #: Lines holding a boot needle.
     boot: List[int]
-    #: Lines that may continue the line before them (:func:`continued_lines`).
-    continued: List[int]
+    #: Lines that may continue the line before them (:func:`continued_lines`);
+    #: None when not asked for.
+    continued: Optional[List[int]]
     #: False when the block certainly holds no printk time stamp
     #: (:data:`STAMP_TAIL`); True when it may.
     maybe_stamped: bool = True
@@ -109,7 +110,8 @@ class _PythonEngine:
     def __init__(self, groups: Sequence[Sequence[bytes]]) -> None:
         self._groups = [tuple(g) for g in groups]
 
-    def ends(self, block: bytes) -> Tuple[List[List[int]], List[int], bool, Optional[int]]:
+    def ends(self, block: bytes, continuations: bool = True
+             ) -> Tuple[List[List[int]], Optional[List[int]], bool, Optional[int]]:
         out = []
         find = block.find
         for group in self._groups:
@@ -123,7 +125,7 @@ class _PythonEngine:
                         break
                     i = find(needle, nl + 1)
             out.append(ends)
-        return out, continued_lines(block), True, None
+        return out, continued_lines(block) if continuations else None, True, None
 
 
 def _on_match(ident: int, start: int, end: int, flags: int, context) -> None:
@@ -165,7 +167,10 @@ class _HyperscanEngine:
         self._stamp = len(self._patterns)
         self._other = self._stamp + 1
         self._dbs: dict = {}
-        self._db(b"[")  # fail here, not on the first block, if Hyperscan cannot run
+        # Fail here, not on the first block, if Hyperscan cannot run; the
+        # databases (one per first byte, ~13 ms each) are built when needed.
+        probe = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        probe.compile(expressions=[b"x"], ids=[0], elements=1, flags=[0])
 
     def _db(self, first: bytes):
         db = self._dbs.get(first)
@@ -181,7 +186,8 @@ class _HyperscanEngine:
             self._dbs[first] = db
         return db
 
-    def ends(self, block: bytes) -> Tuple[List[List[int]], List[int], bool, Optional[int]]:
+    def ends(self, block: bytes, continuations: bool = True
+             ) -> Tuple[List[List[int]], Optional[List[int]], bool, Optional[int]]:
         last = block.rfind(b"\n", 0, len(block) - 1) + 1
         first = block[last:last + 1]
         if first in (b"", b"\n", b"\r"):  # "\n\n" overlaps itself: count() would miss some
@@ -195,6 +201,8 @@ class _HyperscanEngine:
         others = [e - 1 for e in per_pattern[self._other]]
         with_first = block.count(b"\n" + first)
         lines = 1 + with_first + len(others)
+        if not continuations:
+            return out, None, bool(per_pattern[self._stamp]), lines
         match = _NEW_LINE_AT.match
         continued = [s for s in others if not match(block, s)]
         if with_first and first not in (b"[", b"{"):
@@ -241,9 +249,10 @@ class Prefilter:
     def engine_name(self) -> str:
         return self.engine.name  # type: ignore[attr-defined]
 
-    def scan(self, block: bytes) -> BlockHits:
-        """The hits of ``block`` (whole ``\\n``-terminated lines)."""
+    def scan(self, block: bytes, continuations: bool = True) -> BlockHits:
+        """The hits of ``block`` (whole ``\\n``-terminated lines); without
+        ``continuations`` (their check is a pass of its own) ``continued`` is None."""
         (needle_ends, boot_ends), continued, stamped, lines = \
-            self.engine.ends(block)  # type: ignore[attr-defined]
+            self.engine.ends(block, continuations)  # type: ignore[attr-defined]
         return BlockHits(_line_starts(block, needle_ends), _line_starts(block, boot_ends),
                          continued, stamped, lines)

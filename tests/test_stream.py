@@ -1,4 +1,4 @@
-"""scan_stream (block prefilter) gives exactly what the line-by-line scan gives."""
+"""readers.stream.scan_stream (block prefilter) gives exactly what the line-by-line scan gives."""
 
 import io
 import json
@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balloon_oom.model import to_jsonable
-from balloon_oom.parsers import kernel_log
-from balloon_oom.parsers.kernel_log import KernelLogScanner, scan_log, scan_stream
+from balloon_oom.parsers.kernel_log import KernelLogScanner, scan_log
 from balloon_oom.parsers.logline import decode_line, split_prefix
-from balloon_oom.readers import prefilter
+from balloon_oom.readers import prefilter, stream
 from balloon_oom.readers.members import iter_lines
+from balloon_oom.readers.stream import scan_stream
 from tests import shared as _shared
 
 KVM = (_shared.CAPTURES / "kvm-6.1")
@@ -102,7 +102,7 @@ DAMAGE = {"wrap72": lambda d: _hard_wrap(d, 72), "wrap76": lambda d: _hard_wrap(
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_damaged_real_logs_identical(damage, engine, monkeypatch):
     """Small blocks, so damage meets block boundaries too."""
-    monkeypatch.setattr(kernel_log, "_BLOCK", 8192)
+    monkeypatch.setattr(stream, "_BLOCK", 8192)
     for path in REAL_LOGS:
         a, b = _both(DAMAGE[damage](path.read_bytes()), engine)
         assert a == b, path.name
@@ -119,29 +119,39 @@ class _Recorder(KernelLogScanner):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_needle_split_by_a_wrap_reaches_the_scanner_whole(engine, monkeypatch):
-    """Both halves of a kill line wrapped inside ``Killed process`` are fed,
-    in order, so a scanner that joins wrapped lines sees the needle."""
+def test_a_wrapped_kill_line_reaches_the_scanner_whole(engine, monkeypatch):
+    """A kill line hard-wrapped after ``Killed``: its first half waits for its
+    continuation, so the line after it is fed too (the continuation holds no
+    needle) and the kill is found, at the line it starts on; the noise around
+    it is counted, not fed.  Wrapped inside ``Kil|led`` the first half cannot
+    wait (neither scan joins it): only the half with a needle is fed."""
     noise = b"".join(b"Nov 26 05:27:%02d vm sshd[%d]: session closed\n" % (i % 60, i)
                      for i in range(3000))
-    kill = (b"Nov 26 05:28:00 vm kernel: Out of memory: Kil",
-            b"led process 537 (login) total-vm:27584kB, anon-rss:860kB")
-    data = noise + b"\n".join(kill) + b"\n" + noise
-    recorders = []
-    monkeypatch.setattr(kernel_log, "KernelLogScanner",
-                        lambda source: recorders.append(_Recorder(source)) or recorders[-1])
-    scan = scan_stream(io.BytesIO(data), "log", engine=engine)
-    fed = recorders[0].fed
-    assert list(kill) == fed[fed.index(kill[0]):fed.index(kill[0]) + 2]
-    assert len(fed) < 20  # the noise is counted, not fed
-    assert scan.lines == 6002
+    rest = b"process 537 (login) total-vm:27584kB, anon-rss:860kB, file-rss:0kB, shmem-rss:0kB"
+    for kill, joined in (((b"Nov 26 05:28:00 vm kernel: Out of memory: Killed", rest), True),
+                         ((b"Nov 26 05:28:00 vm kernel: Out of memory: Kil", b"led " + rest), False)):
+        data = noise + b"\n".join(kill) + b"\n" + noise
+        recorders = []
+        monkeypatch.setattr(stream, "KernelLogScanner",
+                            lambda source: recorders.append(_Recorder(source)) or recorders[-1])
+        scan = scan_stream(io.BytesIO(data), "log", engine=engine)
+        fed = recorders[0].fed
+        assert (kill[1] in fed) is joined
+        if joined:
+            assert list(kill) == fed[fed.index(kill[0]):fed.index(kill[0]) + 2]
+        assert [(e.victim.pid, e.line) for e in scan.events if e.victim] == \
+            ([(537, 3001)] if joined else [])
+        assert len(fed) < 20  # the noise is counted, not fed
+        assert scan.lines == 6002
+        monkeypatch.undo()
+        assert _facts(scan) == _facts(scan_log(iter_lines(io.BytesIO(data)), "log"))
 
 
 @pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
 def test_monotonic_hint_matches_every_stamped_line(path):
     for raw in iter_lines(io.BytesIO(path.read_bytes())):
         if split_prefix(decode_line(raw)).monotonic is not None:
-            assert kernel_log._MONOTONIC_HINT.search(raw), raw
+            assert stream._MONOTONIC_HINT.search(raw), raw
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,11 +159,11 @@ def test_monotonic_hint_matches_every_stamped_line(path):
 def test_monotonic_hint_is_a_superset_of_split_prefix(text):
     raw = text.encode("utf-8")
     if split_prefix(decode_line(raw)).monotonic is not None:
-        assert kernel_log._MONOTONIC_HINT.search(raw)
+        assert stream._MONOTONIC_HINT.search(raw)
 
 
 def test_real_log_repeated_across_blocks_identical(monkeypatch):
-    monkeypatch.setattr(kernel_log, "_BLOCK", 4096)
+    monkeypatch.setattr(stream, "_BLOCK", 4096)
     data = b"".join(p.read_bytes() for p in REAL_LOGS if p.suffix in (".txt", ".log")) * 3
     a, b = _both(data)
     assert a == b
@@ -168,13 +178,13 @@ def _lines():
 @settings(max_examples=150, deadline=None)
 @given(_lines(), st.sampled_from([b"\n", b"\r\n"]), st.integers(64, 5000))
 def test_random_mixes_identical(lines, eol, block):
-    kernel_log._BLOCK = block
+    stream._BLOCK = block
     try:
         a, b = _both(eol.join(lines) + eol, "python")
         if len(ENGINES) > 1:
             assert _both(eol.join(lines) + eol, "hyperscan") == (a, b)
     finally:
-        kernel_log._BLOCK = 1024 * 1024
+        stream._BLOCK = 1024 * 1024
     assert a == b
 
 
