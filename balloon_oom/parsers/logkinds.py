@@ -24,6 +24,7 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 from balloon_oom.parsers.dmi import hardware_name
 from balloon_oom.parsers.oom import OOM_NEEDLES as _OOM_KIND_NEEDLES
+from balloon_oom.parsers.oom.kinds import KINDS as _OOM_KINDS
 from balloon_oom.parsers.oom import (
     is_invoked,
     parse_constraint,
@@ -134,23 +135,28 @@ def _starts(prefix: str) -> Callable[[str], bool]:
 
 _OOM = "OomEvent (a report, parsers.oom)"
 
+
+def _oom_needle(name: str) -> Optional[bytes]:
+    """The needle the OOM parser's registry (parsers/oom/kinds.py) gives its kind ``name``."""
+    return next(k.needle for k in _OOM_KINDS if k.name == name)
+
 #: Every kind, in the order the scanner tries the boot and signature kinds.
 KINDS: Tuple[LineKind, ...] = (
     # OOM report entry lines: they open, end or annotate an event.
-    LineKind("oom.invoked", b"oom", is_invoked, _OOM + ": its head"),
-    LineKind("oom.constraint", b"oom", lambda t: t.startswith("oom-kill:") and parse_constraint(t),
+    LineKind("oom.invoked", _oom_needle("invoked"), is_invoked, _OOM + ": its head"),
+    LineKind("oom.constraint", _oom_needle("constraint"), lambda t: t.startswith("oom-kill:") and parse_constraint(t),
              _OOM + ": constraint, cgroups"),
-    LineKind("oom.kill", b"Killed process", parse_kill, _OOM + ": the victim"),
-    LineKind("oom.reaper", b"oom", lambda t: t.startswith("oom_reaper:") and parse_reaper(t),
+    LineKind("oom.kill", _oom_needle("kill"), parse_kill, _OOM + ": the victim"),
+    LineKind("oom.reaper", _oom_needle("reaper"), lambda t: t.startswith("oom_reaper:") and parse_reaper(t),
              "OomVictim.reaped of a recent victim"),
-    LineKind("oom.selected", b"Kill process", lambda t: " or sacrifice child" in t and parse_selected(t),
+    LineKind("oom.selected", _oom_needle("selected"), lambda t: " or sacrifice child" in t and parse_selected(t),
              _OOM + ": a report without its head (<= 5.0)"),
-    LineKind("oom.panic", b"ut of memory", parse_panic, _OOM + ": a panic_on_oom report"),
-    LineKind("oom.group", b"Tasks in", _starts("Tasks in "), "OomEvent.notes (memory.oom.group kills)"),
+    LineKind("oom.panic", _oom_needle("panic"), parse_panic, _OOM + ": a panic_on_oom report"),
+    LineKind("oom.group", _oom_needle("oom_group"), _starts("Tasks in "), "OomEvent.notes (memory.oom.group kills)"),
     LineKind("oom.body", None, lambda t: False, _OOM + ": Mem-Info, task list, trace",
              no_needle="every line of an open report is fed (KernelLogScanner.in_report)"),
     # Facts an OOM report (or a warning's trace) prints, kept for a log without boot lines.
-    LineKind("report.release", b"ainted", parse_release,
+    LineKind("report.release", _oom_needle("release"), parse_release,
              "LogScan.kernel_release when no Linux version line"),
     LineKind("report.hardware_name", b"Hardware name", _starts("Hardware name: "),
              "LogScan.hypervisor from the DMI product when no Hypervisor detected line"),
