@@ -7,7 +7,7 @@ such hypervisor); their cases use samples rendered from the kernel formats.
 
 
 
-from balloon_oom.balloons import find_balloons, memtotal_gap_kb
+from balloon_oom.drivers import find_balloons, memtotal_gap_kb
 from balloon_oom.memory import memory_figures
 from balloon_oom.model import Accounting, BootMemory, Driver
 from balloon_oom.readers.files import ReportFiles
