@@ -10,7 +10,8 @@ import json
 import re
 from typing import Iterable, Optional, Tuple
 
-from .model import Balloon, Driver, Evidence, HypervisorInfo, KernelInfo
+from .drivers import HOST_HINTS
+from .model import Balloon, Evidence, HypervisorInfo, KernelInfo
 from .parsers.dmi import DMI_HYPERVISORS, hypervisor_from_dmi
 from .readers.files import ReportFiles
 
@@ -18,14 +19,7 @@ from .readers.files import ReportFiles
 _DMI_HYPERVISORS: Tuple[Tuple[str, str], ...] = DMI_HYPERVISORS
 
 #: What a balloon driver implies, when nothing better is known.
-_DRIVER_HYPERVISOR = {
-    Driver.VIRTIO: "virtio (KVM/QEMU, Firecracker, cloud-hypervisor, ...)",
-    Driver.HYPERV: "Microsoft Hyper-V",
-    Driver.VMWARE: "VMware",
-    Driver.XEN: "Xen",
-    Driver.S390_CMM: "s390 (z/VM or KVM)",
-    Driver.PSERIES_CMM: "PowerVM",
-}
+_DRIVER_HYPERVISOR = HOST_HINTS
 
 
 def kernel_info(files: ReportFiles,

@@ -83,3 +83,24 @@ def test_old_import_path_still_works():
     from balloon_oom import balloons
 
     assert balloons.find_balloons is drivers.find_balloons
+
+
+def test_layout_and_live_lists_come_from_the_registry():
+    from balloon_oom.readers import layout, live
+
+    assert set(drivers.REPORT_PATHS) <= set(layout.SMALL_FILES)
+    assert layout.classify("sys/devices/system/cmm/cmm0/loaned_kb") == "small"
+    assert layout.classify("sos_commands/vmware/vmware-toolbox-cmd_stat_balloon") == "small"
+    assert set(drivers.LIVE_PATHS) <= set(live.LIVE_GLOBS)
+    assert "/proc/modules" in live.LIVE_GLOBS and "proc/modules" in layout.SMALL_FILES
+
+
+def test_drgn_side_shares_the_parsers_tables():
+    pytest.importorskip("drgn")
+    from balloon_drgn import hyperv, vmware
+    from balloon_oom.parsers import hv_balloon, vmmemctl
+
+    assert vmware.VMW_BALLOON_CAPABILITY_NAMES is vmmemctl.CAPABILITY_NAMES
+    assert hyperv.HV_DM_STATE_NAMES == ("Initializing", "Initialized", "Balloon Up", "Balloon Down",
+                                        "Hot Add", "Error")
+    assert hv_balloon.HvBalloonDebugfs is not hyperv.HvBalloon

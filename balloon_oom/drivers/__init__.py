@@ -98,6 +98,8 @@ MODULES: Tuple[str, ...] = _unique(m for s in REGISTRY for m in s.modules)
 HOST_HINTS: Dict[Driver, str] = {s.driver: s.host_hint for s in REGISTRY}
 #: Driver -> its name in answers.
 LABELS: Dict[Driver, str] = {s.driver: s.label for s in REGISTRY}
+#: Driver -> its host-side advice ``(where, setting, action)``, for drivers that have one.
+ADVICE: Dict[Driver, Tuple[str, str, str]] = {s.driver: s.advice for s in REGISTRY if s.advice}
 #: Driver -> its accounting rule with the kernel commit.
 ACCOUNTING_RULES: Dict[Driver, str] = {s.driver: s.accounting for s in REGISTRY}
 

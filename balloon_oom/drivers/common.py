@@ -85,6 +85,9 @@ class DriverSpec:
     accounting: str
     from_report: Callable[[ReportContext], List[Balloon]]
     from_vmcore: Optional[Callable[..., List[Balloon]]] = None
+    #: ``(where, setting, action)`` of the host-side change when the balloon contributed to an
+    #: OOM (virtio's depends on DEFLATE_ON_OOM: :mod:`balloon_oom.answer` decides it).
+    advice: Optional[Tuple[str, str, str]] = None
 
 
 # --- shared helpers ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ HV_DEBUGFS = "sys/kernel/debug/hv-balloon"
 #: The change that made hv_balloon shrink MemTotal; the hv-balloon debugfs file came later, with
 #: Linux kernel commit d180e0a1be6c ("Drivers: hv: Create debugfs file with hyper-v balloon usage
 #: information") (in v6.0), so that file proves it.
-V5_11 = ("Linux kernel commit d1df458cbfde (\"hv_balloon: do adjust_managed_page_count() when "
+V5_11 = ("Linux kernel commit d1df458cbfdb (\"hv_balloon: do adjust_managed_page_count() when "
          "ballooning/un-ballooning\") (in v5.11)")
 
 ACCOUNTING = (f"hv_balloon calls adjust_managed_page_count(-1) per ballooned page since {V5_11}, so "
@@ -73,8 +73,9 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
         set_size(b, alternatives, memory)
         b.accounting = Accounting.MEMTOTAL_REDUCED
         b.accounting_basis = (
-            f"{found.path} exists, and that debugfs file is only in v6.0+ kernels (d180e0a1be6c), "
-            "which have the v5.11 change making hv_balloon call adjust_managed_page_count(-1)"
+            f"{found.path} exists, and that debugfs file is only in v6.0+ kernels (Linux kernel commit d180e0a1be6c "
+            "(\"Drivers: hv: Create debugfs file with hyper-v balloon usage information\") (in v6.0)), "
+            f"which have {V5_11}, making hv_balloon call adjust_managed_page_count(-1)"
         )
         return [b]
 
@@ -124,12 +125,12 @@ def from_vmcore(snap) -> List[Balloon]:
         inflated_bytes=h.num_pages_ballooned * 4096,
         accounting=Accounting.MEMTOTAL_REDUCED if proven else Accounting.UNKNOWN,
         accounting_basis=(
-            "hv_dynmem_device has max_dynamic_page_count (added in v6.0, d180e0a1be6c), "
+            "hv_dynmem_device has max_dynamic_page_count (added with the debugfs file, Linux kernel commit "
+            "d180e0a1be6c (\"Drivers: hv: Create debugfs file with hyper-v balloon usage information\") (in v6.0)), "
             "so this driver has the v5.11 change that calls adjust_managed_page_count() "
             "per ballooned page: MemTotal is reduced"
             if proven else
-            "hv_balloon calls adjust_managed_page_count() only since \"hv_balloon: do "
-            "adjust_managed_page_count() when ballooning/un-ballooning\" (v5.11); this "
+            f"hv_balloon calls adjust_managed_page_count() only since {V5_11}; this "
             "struct predates the v6.0 max_dynamic_page_count member, so the vmcore alone "
             "cannot tell which side of v5.11 it is on"
         ),
@@ -152,7 +153,7 @@ SPEC = DriverSpec(
     host_hint="Microsoft Hyper-V",
     label="Hyper-V balloon (hv_balloon)",
     frames=("balloon_up", "alloc_balloon_pages"),
-    # The messages carry the "hv_balloon: " prefix since b3bb97b8a49f (v4.10, pr_fmt).
+    # The messages carry the "hv_balloon: " prefix (pr_fmt KBUILD_MODNAME) since v4.10.
     signatures=(
         LogSignature("hv_balloon.partial",
                      re.compile(r"hv_balloon: .*Balloon request will be partially fulfilled"), b"hv_balloon: "),
@@ -168,4 +169,7 @@ SPEC = DriverSpec(
     accounting=ACCOUNTING,
     from_report=from_report,
     from_vmcore=from_vmcore,
+    advice=("hyperv", "Dynamic Memory: Minimum RAM and Memory buffer",
+            "raise the Hyper-V Dynamic Memory Minimum RAM and Memory buffer "
+            "(Set-VMMemory -MinimumBytes, -Buffer), or turn Dynamic Memory off for this VM"),
 )

@@ -109,7 +109,9 @@ def _virtio_balloon(
         b.details["inflated_note"] = "balloon_inflate - balloon_deflate counts since boot, in guest pages"
 
     # Accounting.
-    rule_off = "virtio_balloon calls adjust_managed_page_count(-1) per page without DEFLATE_ON_OOM (since v4.3, 997e120843e8)"
+    rule_off = ("virtio_balloon calls adjust_managed_page_count(-1) per page without DEFLATE_ON_OOM (since Linux kernel "
+                "commit 997e120843e8 (\"virtio_balloon: do not change memory amount visible via /proc/meminfo\") "
+                "(in v4.3))")
     for feats, negotiated in ((features, True), (offered, False)):
         if feats is None:
             continue
@@ -208,7 +210,8 @@ def _vmcore_balloon(vb) -> Balloon:
     else:
         accounting = Accounting.MEMTOTAL_REDUCED
         basis = ("virtio_balloon without DEFLATE_ON_OOM calls adjust_managed_page_count(-1) "
-                 "per page (since 4.3): MemTotal and zone managed pages shrink")
+                 "per page (since Linux kernel commit 997e120843e8 (\"virtio_balloon: do not change "
+                 "memory amount visible via /proc/meminfo\") (in v4.3)): MemTotal and zone managed pages shrink")
     return Balloon(
         driver=Driver.VIRTIO,
         device=vb.device,

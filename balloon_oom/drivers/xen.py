@@ -127,4 +127,7 @@ SPEC = DriverSpec(
     accounting=ACCOUNTING,
     from_report=from_report,
     from_vmcore=from_vmcore,
+    advice=("xen", "memory / maxmem",
+            "raise the Xen domain's memory target (memory= in the xl config, xl mem-set) "
+            "toward maxmem"),
 )

@@ -12,31 +12,11 @@ import fnmatch
 import re
 from typing import Optional, Tuple
 
-#: Read whole (each capped at :data:`SMALL_FILE_CAP` bytes).
-SMALL_FILES: Tuple[str, ...] = (
-    # balloon drivers
-    "sys/kernel/debug/vmmemctl",
-    "proc/vmmemctl",
-    "sys/kernel/debug/hv-balloon",
-    "sys/kernel/debug/virtio-balloon",
-    "sys/kernel/debug/virtio/*/device_features",
-    "sys/bus/virtio/drivers/virtio_balloon/*",
-    "sys/bus/virtio/devices/*",
-    "sys/devices/*virtio[0-9]*/features",
-    "sys/devices/*virtio[0-9]*/device",
-    "sys/devices/*virtio[0-9]*/vendor",
-    "sys/devices/*virtio[0-9]*/status",
-    "sys/module/virtio_balloon/parameters/*",
-    "sys/module/vmw_balloon/parameters/*",
-    "sys/module/hv_balloon/parameters/*",
-    "sys/devices/system/xen_memory/xen_memory0/*",
-    "proc/xen/balloon",
-    "proc/sys/vm/cmm_*",
-    "sys/devices/system/cmm/cmm0/*",
-    "sos_commands/vmware/vmware-toolbox-cmd_stat_raw_text_*",
-    "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon",
-    "sos_commands/balloon/*",
-    "sos_strings/balloon/*",
+from ..drivers import REPORT_PATHS
+
+#: Files of the guest the analyzer reads besides the balloon drivers' own, the same on a
+#: live guest (:data:`~balloon_oom.readers.live.LIVE_GLOBS`) and in a report.
+GUEST_FILES: Tuple[str, ...] = (
     # memory
     "proc/meminfo",
     "proc/vmstat",
@@ -46,6 +26,14 @@ SMALL_FILES: Tuple[str, ...] = (
     "proc/sys/kernel/osrelease",
     "proc/version",
     "proc/modules",
+    "sys/class/dmi/id/sys_vendor",
+    "sys/class/dmi/id/product_name",
+)
+
+#: Read whole (each capped at :data:`SMALL_FILE_CAP` bytes): every balloon driver's report
+#: paths (:data:`balloon_oom.drivers.REPORT_PATHS`), :data:`GUEST_FILES`, then what only a
+#: report has.
+SMALL_FILES: Tuple[str, ...] = REPORT_PATHS + GUEST_FILES + (
     "sos_commands/kernel/uname_-a",
     "sos_commands/kernel/lsmod",
     "sos_commands/general/uptime",
@@ -58,8 +46,6 @@ SMALL_FILES: Tuple[str, ...] = (
     "etc/hostname",
     "sos_commands/host/hostname*",
     "sos_commands/general/hostname*",
-    "sys/class/dmi/id/sys_vendor",
-    "sys/class/dmi/id/product_name",
     "sos_commands/hardware/dmidecode",
     "sos_reports/manifest.json",
     # which guest (fleet mode: two inputs of one guest)
