@@ -87,9 +87,13 @@ DRIVER_HYPERVISOR: Dict[str, str] = {
 }
 #: Call-trace frame prefixes of a balloon driver allocating.
 ALLOCATION_FRAMES: Tuple[str, ...] = _unique(f for s in REGISTRY for f in s.frames)
-#: sosreport-relative patterns of every driver's files, plus our plugin's own outputs.
-REPORT_PATHS: Tuple[str, ...] = _unique(
-    [p for s in REGISTRY for p in s.report_paths] + ["sos_commands/balloon/*", "sos_strings/balloon/*"])
+#: sosreport-relative patterns of every driver's files our plugin collects.
+REPORT_PATHS: Tuple[str, ...] = _unique(p for s in REGISTRY for p in s.report_paths)
+#: Every report path a driver reads: :data:`REPORT_PATHS`, the drivers' ``read_paths`` and
+#: all of our plugin's outputs.
+READ_PATHS: Tuple[str, ...] = _unique(
+    list(REPORT_PATHS) + [p for s in REGISTRY for p in s.read_paths]
+    + ["sos_commands/balloon/*", "sos_strings/balloon/*"])
 #: Absolute globs of every driver's files on a running guest.
 LIVE_PATHS: Tuple[str, ...] = _unique(p for s in REGISTRY for p in s.live_paths)
 #: Kernel module names of the balloon drivers.

@@ -68,7 +68,7 @@ class DriverSpec:
     driver: Driver
     #: Kernel module names.
     modules: Tuple[str, ...]
-    #: sosreport-relative path patterns the plugin collects and the analyzer reads.
+    #: sosreport-relative path patterns our sos plugin collects (files and command outputs).
     report_paths: Tuple[str, ...]
     #: Absolute globs read on a running guest.
     live_paths: Tuple[str, ...]
@@ -88,6 +88,9 @@ class DriverSpec:
     #: ``(where, setting, action)`` of the host-side change when the balloon contributed to an
     #: OOM (virtio's depends on DEFLATE_ON_OOM: :mod:`balloon_oom.answer` decides it).
     advice: Optional[Tuple[str, str, str]] = None
+    #: Further report paths the analyzer reads: where sos lands a link's target, other
+    #: plugins' outputs.
+    read_paths: Tuple[str, ...] = ()
 
 
 # --- shared helpers ---------------------------------------------------------------------------

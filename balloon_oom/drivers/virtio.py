@@ -243,12 +243,15 @@ SPEC = DriverSpec(
         VZ_VIRTIO_DEBUGFS,
         "sys/kernel/debug/virtio/*/device_features",
         VIRTIO_DRIVER_DIR + "/*",
+        "sys/module/virtio_balloon/parameters/*",
+    ),
+    # sos copies each device's files where the driver's virtioN link points
+    read_paths=(
         "sys/bus/virtio/devices/*",
         "sys/devices/*virtio[0-9]*/features",
         "sys/devices/*virtio[0-9]*/device",
         "sys/devices/*virtio[0-9]*/vendor",
         "sys/devices/*virtio[0-9]*/status",
-        "sys/module/virtio_balloon/parameters/*",
     ),
     live_paths=(
         "/" + VZ_VIRTIO_DEBUGFS,

@@ -117,11 +117,11 @@ def from_vmcore(snap) -> List[Balloon]:
 SPEC = DriverSpec(
     driver=Driver.VMWARE,
     modules=("vmw_balloon",),
-    report_paths=VMMEMCTL_PATHS + (
-        "sys/module/vmw_balloon/parameters/*",
-        "sos_commands/vmware/vmware-toolbox-cmd_stat_raw_text_*",
-        "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon",
-    ),
+    report_paths=VMMEMCTL_PATHS + ("sys/module/vmw_balloon/parameters/*",
+                                   TOOLBOX_RESOURCES[0], TOOLBOX_BALLOON[0]),
+    # sos's own vmware plugin
+    read_paths=("sos_commands/vmware/vmware-toolbox-cmd_stat_raw_text_*",
+                "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon"),
     live_paths=tuple("/" + p for p in VMMEMCTL_PATHS) + ("/sys/module/vmw_balloon/parameters/*",),
     hypervisor="VMware",
     host_hint="VMware",

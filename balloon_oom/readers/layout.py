@@ -12,7 +12,7 @@ import fnmatch
 import re
 from typing import Optional, Tuple
 
-from ..drivers import REPORT_PATHS
+from ..drivers import READ_PATHS
 
 #: Files of the guest the analyzer reads besides the balloon drivers' own, the same on a
 #: live guest (:data:`~balloon_oom.readers.live.LIVE_GLOBS`) and in a report.
@@ -31,9 +31,9 @@ GUEST_FILES: Tuple[str, ...] = (
 )
 
 #: Read whole (each capped at :data:`SMALL_FILE_CAP` bytes): every balloon driver's report
-#: paths (:data:`balloon_oom.drivers.REPORT_PATHS`), :data:`GUEST_FILES`, then what only a
+#: paths (:data:`balloon_oom.drivers.READ_PATHS`), :data:`GUEST_FILES`, then what only a
 #: report has.
-SMALL_FILES: Tuple[str, ...] = REPORT_PATHS + GUEST_FILES + (
+SMALL_FILES: Tuple[str, ...] = READ_PATHS + GUEST_FILES + (
     "sos_commands/kernel/uname_-a",
     "sos_commands/kernel/lsmod",
     "sos_commands/general/uptime",
