@@ -104,3 +104,31 @@ def test_drgn_side_shares_the_parsers_tables():
     assert hyperv.HV_DM_STATE_NAMES == ("Initializing", "Initialized", "Balloon Up", "Balloon Down",
                                         "Hot Add", "Error")
     assert hv_balloon.HvBalloonDebugfs is not hyperv.HvBalloon
+
+
+LOG_SAMPLES = ["var/crash/x/vmcore-dmesg.txt", "var/crash/x/dmesg.202611250000", "sos_commands/kernel/dmesg",
+               "sos_commands/kernel/dmesg_-T", "sos_commands/balloon/dmesg", "sos_commands/balloon/journalctl_-k_-b_0",
+               "sos_commands/balloon/journalctl_-k_-b_-1", "sos_commands/balloon/journalctl_-k_all_boots",
+               "sos_commands/logs/journalctl_--no-pager", "var/log/dmesg.1.gz", "var/log/kern.log",
+               "var/log/messages-20240101.xz", "var/log/messages.1", "var/log/syslog", "live:dmesg", "vmcore:x",
+               "proc/meminfo", "var/log/boot.log"]
+
+
+def test_log_locations_declared_once():
+    from balloon_oom.readers import layout
+
+    assert layout.LOG_FILES == tuple(s.pattern for s in layout.LOGS)
+    ranks = [layout.log_rank(p) for p in LOG_SAMPLES]
+    assert ranks == [0, 0, 1, 1, 2, 4, 4, 4, 5, 3, 6, 7, 7, 8, 9, 9, 9, 9]
+    assert [layout.classify(p) for p in LOG_SAMPLES[:14]] == ["log"] * 14
+    assert layout.classify("var/log/boot.log") is None
+
+
+def test_boot_of_each_log_equals_the_analysis_tables():
+    """For the lead: drop at merge, once analysis takes layout.CURRENT_BOOT_LOGS/PAST_BOOT_LOGS."""
+    from balloon_oom import analysis
+    from balloon_oom.readers import layout
+
+    for path in LOG_SAMPLES:
+        assert path.startswith(layout.CURRENT_BOOT_LOGS) == path.startswith(analysis._CURRENT_BOOT_LOGS), path
+        assert path.startswith(layout.PAST_BOOT_LOGS) == path.startswith(analysis._PAST_BOOT_LOGS), path

@@ -80,3 +80,17 @@ def test_an_uncovered_path_is_caught(plug):
     """The check can fail: a path no spec lands on."""
     assert not _covered("sys/kernel/debug/not-a-balloon", plug.specs_seen, _outputs(plug))
     assert not _covered("sos_commands/balloon/lsmod", plug.specs_seen, _outputs(plug))
+
+
+def test_plugin_collects_every_log_location_of_ours(tmp_path):
+    """Each LogSpec under var/ or sos_commands/balloon/ is a file spec or a command of the plugin."""
+    root = _with_toolbox(str(tmp_path))
+    journal = os.path.join(root, "var/log/journal", sosroots.MACHINE_ID)
+    os.makedirs(journal)
+    open(os.path.join(journal, "system.journal"), "wb").close()
+    plug = _plugin(root, cmdline={"all_logs": True})
+    outputs = _outputs(plug)
+    ours = [s.pattern for s in layout.LOGS if s.pattern.startswith(("var/", "sos_commands/balloon/"))]
+    assert len(ours) == 15
+    assert [p for p in ours if not _covered(p, plug.specs_seen, outputs)] == []
+    assert {"sos_commands/balloon/journalctl_-k_-b_-1", "sos_commands/balloon/dmesg"} <= outputs
