@@ -10,7 +10,7 @@ import json
 import re
 from typing import Iterable, Optional, Tuple
 
-from .drivers import HOST_HINTS
+from .drivers import HOST_HINTS, HYPERVISOR_LOG_PREFIXES
 from .model import Balloon, Evidence, HypervisorInfo, KernelInfo
 from .parsers.dmi import DMI_HYPERVISORS, hypervisor_from_dmi
 from .readers.files import ReportFiles
@@ -64,7 +64,7 @@ def _log_basis(evidence: Optional[Evidence]) -> str:
         return "kernel log: Hardware name (DMI) of a kernel report"
     if "DMI: " in text:
         return "kernel log: boot DMI line"
-    for driver in ("hv_balloon", "vmw_balloon", "xen:balloon"):
+    for driver in HYPERVISOR_LOG_PREFIXES:
         if driver in text:
             return (f"kernel log: balloon driver {driver} messages (its protocol is this "
                     "hypervisor's; another host may emulate it, e.g. QEMU's hv-balloon)")

@@ -71,6 +71,10 @@ def test_derived_tables_equal_the_ones_they_replace():
     assert drivers.ALLOCATION_FRAMES == rules.BALLOON_FRAMES
 
 
+def test_hypervisor_log_prefixes():
+    assert set(drivers.HYPERVISOR_LOG_PREFIXES) == {"hv_balloon", "vmw_balloon", "xen:balloon"}
+
+
 def test_module_and_path_tables():
     assert drivers.MODULES == ("virtio_balloon", "vmw_balloon", "hv_balloon", "xen_balloon", "cmm")
     assert "sys/devices/system/cmm/cmm0/*" in drivers.REPORT_PATHS

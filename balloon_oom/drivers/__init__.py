@@ -85,6 +85,9 @@ SIGNATURE_NEEDLES: Tuple[bytes, ...] = _unique(
 DRIVER_HYPERVISOR: Dict[str, str] = {
     sig.kind.split(".")[0]: s.hypervisor for s in REGISTRY if s.hypervisor for sig in s.signatures
 }
+#: The log prefixes of drivers that run on one hypervisor only (``hv_balloon``, ``xen:balloon``).
+HYPERVISOR_LOG_PREFIXES: Tuple[str, ...] = _unique(
+    sig.needle.decode().rstrip(": ") for s in REGISTRY if s.hypervisor for sig in s.signatures)
 #: Call-trace frame prefixes of a balloon driver allocating.
 ALLOCATION_FRAMES: Tuple[str, ...] = _unique(f for s in REGISTRY for f in s.frames)
 #: sosreport-relative patterns of every driver's files our plugin collects.
