@@ -71,6 +71,11 @@ def test_derived_tables_equal_the_ones_they_replace():
     assert drivers.ALLOCATION_FRAMES == rules.BALLOON_FRAMES
 
 
+def test_debuginfo_modules():
+    assert drivers.DEBUGINFO_MODULES == {"virtio_balloon": Driver.VIRTIO, "hv_balloon": Driver.HYPERV,
+                                         "vmw_balloon": Driver.VMWARE, "cmm": Driver.S390_CMM}
+
+
 def test_hypervisor_log_prefixes():
     assert set(drivers.HYPERVISOR_LOG_PREFIXES) == {"hv_balloon", "vmw_balloon", "xen:balloon"}
 

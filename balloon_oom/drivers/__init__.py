@@ -101,6 +101,8 @@ READ_PATHS: Tuple[str, ...] = _unique(
 LIVE_PATHS: Tuple[str, ...] = _unique(p for s in REGISTRY for p in s.live_paths)
 #: Kernel module names of the balloon drivers.
 MODULES: Tuple[str, ...] = _unique(m for s in REGISTRY for m in s.modules)
+#: Module -> driver, for the modules whose missing debugging information the vmcore reader reports.
+DEBUGINFO_MODULES: Dict[str, Driver] = {s.debuginfo_module: s.driver for s in REGISTRY if s.debuginfo_module}
 #: Driver -> what it implies of the host when nothing better is known.
 HOST_HINTS: Dict[Driver, str] = {s.driver: s.host_hint for s in REGISTRY}
 #: Driver -> its name in answers.

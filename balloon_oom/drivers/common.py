@@ -91,6 +91,9 @@ class DriverSpec:
     #: Further report paths the analyzer reads: where sos lands a link's target, other
     #: plugins' outputs.
     read_paths: Tuple[str, ...] = ()
+    #: The module whose debugging information the vmcore reader needs (None: built in, or
+    #: another driver's module of the same name already answers for it).
+    debuginfo_module: Optional[str] = None
 
 
 # --- shared helpers ---------------------------------------------------------------------------

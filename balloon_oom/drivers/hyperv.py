@@ -169,6 +169,7 @@ SPEC = DriverSpec(
     accounting=ACCOUNTING,
     from_report=from_report,
     from_vmcore=from_vmcore,
+    debuginfo_module="hv_balloon",
     advice=("hyperv", "Dynamic Memory: Minimum RAM and Memory buffer",
             "raise the Hyper-V Dynamic Memory Minimum RAM and Memory buffer "
             "(Set-VMMemory -MinimumBytes, -Buffer), or turn Dynamic Memory off for this VM"),

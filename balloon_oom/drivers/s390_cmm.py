@@ -66,6 +66,7 @@ SPEC = DriverSpec(
     accounting=ACCOUNTING,
     from_report=from_report,
     from_vmcore=from_vmcore,
+    debuginfo_module="cmm",
     advice=("host", "CMM (cooperative memory management) target",
             "lower the pages the hypervisor takes through CMM (the z/VM or PowerVM "
             "memory policy for this guest)"),

@@ -278,4 +278,5 @@ SPEC = DriverSpec(
     accounting=ACCOUNTING,
     from_report=from_report,
     from_vmcore=from_vmcore,
+    debuginfo_module="virtio_balloon",
 )

@@ -131,6 +131,7 @@ SPEC = DriverSpec(
     accounting=ACCOUNTING,
     from_report=from_report,
     from_vmcore=from_vmcore,
+    debuginfo_module="vmw_balloon",
     advice=("vmware", "memory reservation (sched.mem.min) / sched.mem.maxmemctl",
             "give the VM a VMware memory reservation (sched.mem.min) for its working set, "
             "or cap the balloon with sched.mem.maxmemctl (MB) in the .vmx"),

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from ..drivers import balloons_from_vmcore
+from ..drivers import DEBUGINFO_MODULES, balloons_from_vmcore
 from ..errors import DebuginfoError, InputError
 from ..model import (
     Accounting,
@@ -46,12 +46,7 @@ _KDUMP_MAGIC = b"KDUMP   "
 _FLATTENED_MAGIC = b"makedumpfile"
 
 #: Balloon modules whose missing debugging information matters.
-_MODULE_DRIVER = {
-    "virtio_balloon": Driver.VIRTIO,
-    "hv_balloon": Driver.HYPERV,
-    "vmw_balloon": Driver.VMWARE,
-    "cmm": Driver.S390_CMM,
-}
+_MODULE_DRIVER = DEBUGINFO_MODULES
 
 
 @dataclass
