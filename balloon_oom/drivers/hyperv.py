@@ -110,8 +110,6 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
     return [b]
 
 
-
-
 def from_vmcore(snap) -> List[Balloon]:
     """The ``struct hv_dynmem_device`` the drgn snapshot found, if any."""
     h = snap.hyperv

@@ -58,8 +58,6 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
     return [b]
 
 
-
-
 def from_vmcore(snap) -> List[Balloon]:
     """``loaned_pages`` from the drgn snapshot."""
     p = snap.pseries_cmm

@@ -35,8 +35,6 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
     return [b]
 
 
-
-
 def from_vmcore(snap) -> List[Balloon]:
     """``cmm_pages`` and ``cmm_timed_pages`` from the drgn snapshot."""
     c = snap.s390_cmm

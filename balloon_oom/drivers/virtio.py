@@ -195,8 +195,6 @@ def from_counters(ctx: ReportContext, others: List[Balloon]) -> Optional[Balloon
     return b
 
 
-
-
 def from_vmcore(snap) -> List[Balloon]:
     """One balloon per ``struct virtio_balloon`` the drgn snapshot found."""
     return [_vmcore_balloon(vb) for vb in snap.virtio]

@@ -92,8 +92,6 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
     return [b]
 
 
-
-
 def from_vmcore(snap) -> List[Balloon]:
     """The ``struct vmballoon`` the drgn snapshot found, if any."""
     v = snap.vmware

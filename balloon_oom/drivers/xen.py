@@ -93,8 +93,6 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
     return [b]
 
 
-
-
 def from_vmcore(snap) -> List[Balloon]:
     """``balloon_stats`` from the drgn snapshot, when the guest runs on Xen."""
     x = snap.xen
