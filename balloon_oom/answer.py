@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from .drivers import ADVICE, LABELS
 from .model import Analysis, Driver, EventVerdict, OomEvent, Recommendation, TimelineEntry
 from .sosrun import COLLECT_INSTRUCTION
 from .timeline import build_timeline
@@ -85,10 +86,7 @@ def _when(analysis: Analysis, number: int, ev: OomEvent) -> str:
 
 
 def _driver_name(analysis: Analysis) -> str:
-    names = {Driver.VIRTIO: "virtio balloon", Driver.HYPERV: "Hyper-V balloon (hv_balloon)",
-             Driver.VMWARE: "VMware balloon (vmw_balloon)", Driver.XEN: "Xen balloon",
-             Driver.S390_CMM: "s390 CMM balloon", Driver.PSERIES_CMM: "pseries CMM balloon"}
-    drivers = [names.get(b.driver, b.driver.value) for b in analysis.balloons]
+    drivers = [LABELS.get(b.driver, b.driver.value) for b in analysis.balloons]
     return drivers[0] if len(set(drivers)) == 1 else "balloon"
 
 
@@ -138,27 +136,8 @@ def recommendations(analysis: Analysis) -> List[Recommendation]:
                 "proxmox", "balloon: <MiB>",
                 "raise the memory the balloon must leave the guest: Proxmox balloon: <MiB> "
                 "(qm set VMID --balloon MiB), libvirt a higher target (virsh setmem)", finding))
-        if Driver.HYPERV in drivers:
-            out.append(Recommendation(
-                "hyperv", "Dynamic Memory: Minimum RAM and Memory buffer",
-                "raise the Hyper-V Dynamic Memory Minimum RAM and Memory buffer "
-                "(Set-VMMemory -MinimumBytes, -Buffer), or turn Dynamic Memory off for this VM",
-                finding))
-        if Driver.VMWARE in drivers:
-            out.append(Recommendation(
-                "vmware", "memory reservation (sched.mem.min) / sched.mem.maxmemctl",
-                "give the VM a VMware memory reservation (sched.mem.min) for its working set, "
-                "or cap the balloon with sched.mem.maxmemctl (MB) in the .vmx", finding))
-        if Driver.XEN in drivers:
-            out.append(Recommendation(
-                "xen", "memory / maxmem",
-                "raise the Xen domain's memory target (memory= in the xl config, xl mem-set) "
-                "toward maxmem", finding))
-        if Driver.S390_CMM in drivers or Driver.PSERIES_CMM in drivers:
-            out.append(Recommendation(
-                "host", "CMM (cooperative memory management) target",
-                "lower the pages the hypervisor takes through CMM (the z/VM or PowerVM "
-                "memory policy for this guest)", finding))
+        for where, setting, action in dict.fromkeys(ADVICE[d] for d in ADVICE if d in drivers):
+            out.append(Recommendation(where, setting, action, finding))
         out.append(Recommendation(
             "host", "host memory overcommit",
             "check the host's memory overcommit (the hypervisor took this guest's memory "

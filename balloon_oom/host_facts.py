@@ -10,7 +10,8 @@ import json
 import re
 from typing import Iterable, Optional, Tuple
 
-from .model import Balloon, Driver, Evidence, HypervisorInfo, KernelInfo
+from .drivers import HOST_HINTS, HYPERVISOR_LOG_PREFIXES
+from .model import Balloon, Evidence, HypervisorInfo, KernelInfo
 from .parsers.dmi import DMI_HYPERVISORS, hypervisor_from_dmi
 from .readers.files import ReportFiles
 
@@ -18,14 +19,7 @@ from .readers.files import ReportFiles
 _DMI_HYPERVISORS: Tuple[Tuple[str, str], ...] = DMI_HYPERVISORS
 
 #: What a balloon driver implies, when nothing better is known.
-_DRIVER_HYPERVISOR = {
-    Driver.VIRTIO: "virtio (KVM/QEMU, Firecracker, cloud-hypervisor, ...)",
-    Driver.HYPERV: "Microsoft Hyper-V",
-    Driver.VMWARE: "VMware",
-    Driver.XEN: "Xen",
-    Driver.S390_CMM: "s390 (z/VM or KVM)",
-    Driver.PSERIES_CMM: "PowerVM",
-}
+_DRIVER_HYPERVISOR = HOST_HINTS
 
 
 def kernel_info(files: ReportFiles,
@@ -70,7 +64,7 @@ def _log_basis(evidence: Optional[Evidence]) -> str:
         return "kernel log: Hardware name (DMI) of a kernel report"
     if "DMI: " in text:
         return "kernel log: boot DMI line"
-    for driver in ("hv_balloon", "vmw_balloon", "xen:balloon"):
+    for driver in HYPERVISOR_LOG_PREFIXES:
         if driver in text:
             return (f"kernel log: balloon driver {driver} messages (its protocol is this "
                     "hypervisor's; another host may emulate it, e.g. QEMU's hv-balloon)")

@@ -42,7 +42,8 @@ BALLOON_FILES = (
     # VMware (the debugfs file since v4.20 rework, /proc before)
     VMMEMCTL,
     '/proc/vmmemctl',
-    # Hyper-V (upstream since v6.0, commit d180e0a1be6c)
+    # Hyper-V (Linux kernel commit d180e0a1be6c ("Drivers: hv: Create debugfs
+    # file with hyper-v balloon usage information") (in v6.0))
     '/sys/kernel/debug/hv-balloon',
     # Virtuozzo kernels only
     '/sys/kernel/debug/virtio-balloon',
@@ -256,6 +257,9 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
             '/proc/zoneinfo',
             '/proc/uptime',
             '/proc/sys/kernel/osrelease',
+            '/proc/version',
+            # the loaded balloon modules (a driver without its own files)
+            '/proc/modules',
             '/sys/class/dmi/id/sys_vendor',
             '/sys/class/dmi/id/product_name',
         ])

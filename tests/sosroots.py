@@ -5,7 +5,7 @@ Each builder writes a small tree (``proc/…``, ``sys/…``, ``var/log/…``) th
 records where it came from (:attr:`FakeRoot.provenance`): a real capture in
 ``/work/shared/real-captures`` (``$BALLOON_OOM_CAPTURES``), a capture edited
 in a stated way, or — only where no capture exists — hand-made values written
-exactly in the kernel's format strings (kernel-balloon-facts.md §1, §2, §5).
+exactly in the kernel's format strings (drivers/misc/vmw_balloon.c, drivers/hv/hv_balloon.c, drivers/xen/xen-balloon.c, the two cmm.c).
 
 >>> import tempfile
 >>> root = build("xen", tempfile.mkdtemp())
@@ -42,7 +42,7 @@ def virtio_device_path() -> str:
     """``sys``-relative path of the fake ``virtio0`` device directory.
 
     sos 4.0 under ``--sysroot`` resolves leading symlinks of archive paths
-    against the *host's* ``/sys`` (sos-facts §11): a fake link to another PCI
+    against the *host's* ``/sys``: a fake link to another PCI
     slot than the host's own balloon makes sos raise FileExistsError.  So
     reuse the host's slot when it has a virtio balloon.
     """
@@ -109,7 +109,7 @@ def _virtio_device(root: FakeRoot, features_capture: str, *, device: str = "0x00
     depth = VIRTIO_DRV.count("/")  # sys/bus/virtio/drivers/virtio_balloon -> 4 ups from the link
     root.link(f"{VIRTIO_DRV}/virtio0", "../" * depth + virtio_device_path(),
               "symbolic link as the kernel makes it; PCI slot = the build host's own "
-              "virtio balloon slot when it has one (sos 4.0 --sysroot trap, sos-facts §11), "
+              "virtio balloon slot when it has one (sos 4.0 --sysroot trap), "
               f"else {DEFAULT_VIRTIO_DEVICE}")
 
 
@@ -317,7 +317,7 @@ def _firecracker(root: FakeRoot, *, virtio_bus: bool = True) -> FakeRoot:
 
 
 def _hv_upstream(pages_ballooned: int) -> str:
-    """hv-balloon text per hv_balloon.c's show function (kernel-balloon-facts §2.2)."""
+    """hv-balloon text per hv_balloon.c's show function, hv_balloon_debug_show()."""
     out = "%-22s: %u.%u\n" % ("host_version", 2, 0)
     out += "%-22s:" % "capabilities" + " enabled" + " hot_add" + "\n"
     out += "%-22s: %u" % ("state", 1) + " (%s)\n" % "Initialized"
@@ -345,7 +345,7 @@ def _hyperv(root: FakeRoot) -> FakeRoot:
     how = "hand-made: no Hyper-V capture exists"
     root.text("sys/kernel/debug/hv-balloon", _hv_upstream(65536),
               how + "; each line written with the format string of hv_balloon.c's "
-                    "hv_balloon_debug_show (kernel-balloon-facts §2.2), upstream spellings")
+                    "hv_balloon_debug_show (drivers/hv/hv_balloon.c), upstream spellings")
     root.text("proc/sys/kernel/osrelease", "6.1.0-56-amd64\n", how)
     _hyperv_common(root, how)
     return root
@@ -381,7 +381,7 @@ def vmmemctl_new(target: int, current: int, capabilities: int = 0x3E) -> str:
     """vmmemctl as the post-4.20 driver prints it on the *first* read (counters 0).
 
     Written with the format strings of ``vmballoon_debug_show``
-    (kernel-balloon-facts §1.4): statistics start at the first read.
+    (drivers/misc/vmw_balloon.c since its v4.20 rework): statistics start at the first read.
     """
     out = "%-22s: %#16x\n" % ("balloon capabilities", 0x3E)
     out += "%-22s: %#16lx\n" % ("used capabilities", capabilities)
@@ -399,7 +399,7 @@ def vmmemctl_new(target: int, current: int, capabilities: int = 0x3E) -> str:
 
 
 def vmmemctl_old(target: int, current: int) -> str:
-    """vmmemctl as v4.18 and older print it (kernel-balloon-facts §1.2)."""
+    """vmmemctl as v4.18 and older print it (drivers/misc/vmw_balloon.c of v4.18 and older)."""
     out = ("balloon capabilities:   %#4x\n"
            "used capabilities:      %#4lx\n"
            "is resetting:           %c\n") % (0x1E, 0x1E, "n")
@@ -438,9 +438,13 @@ def _vmware_new(root: FakeRoot, *, debugfs: bool = True) -> FakeRoot:
     if debugfs:
         root.text("sys/kernel/debug/vmmemctl", vmmemctl_new(131072, 131072),
                   how + "; written with vmballoon_debug_show's format strings "
-                        "(kernel-balloon-facts §1.4), first-read state: counters 0")
+                        "(drivers/misc/vmw_balloon.c since its v4.20 rework), first-read state: counters 0")
     else:
         root.mkdir("sys/kernel/debug", "debugfs not mounted: empty directory")
+        root.text("proc/modules", "vmw_balloon 28672 0 - Live 0x0000000000000000\n"
+                  "vmw_vmci 106496 2 vmw_vsock_vmci_transport, Live 0x0000000000000000\n",
+                  how + "; /proc/modules lines as m_show() prints them (name size refcount deps state "
+                        "address, the address zeroed for an unprivileged reader)")
     root.text("proc/sys/kernel/osrelease", "5.14.0-362.8.1.el9_3.x86_64\n", how)
     _vmware_common(root, how, "VMware7,1")
     return root
@@ -451,7 +455,7 @@ def _vmware_old(root: FakeRoot) -> FakeRoot:
     how = "hand-made: no VMware capture exists"
     root.text("sys/kernel/debug/vmmemctl", vmmemctl_old(131072, 131072),
               how + "; written with the v4.18-and-older format strings "
-                    "(kernel-balloon-facts §1.2)")
+                    "(drivers/misc/vmw_balloon.c of v4.18 and older)")
     root.text("proc/sys/kernel/osrelease", "3.10.0-1160.el7.x86_64\n", how)
     _vmware_common(root, how, "VMware Virtual Platform")
     return root

@@ -90,7 +90,7 @@ def test_module_debuginfo_withheld_is_a_weaker_answer(off):
     (b,) = doc["balloons"]
     assert (b["driver"], b["inflated_bytes"], b["accounting"]) == (
         "virtio_balloon", 256 << 20, "unknown")
-    assert b["details"]["basis"] == "vm events" and b["details"]["confidence"] == "low"
+    assert b["details"]["inflated_basis"] == "vm events" and b["details"]["confidence"] == "low"
     assert any("virtio_balloon.ko debuginfo is missing" in w for w in doc["warnings"])
 
 

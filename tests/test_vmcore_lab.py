@@ -125,7 +125,7 @@ def test_module_debuginfo_withheld_gives_fallback(off):
     snap = read_vmcore(str(off.vmcore("inflated")), [str(off.vmlinux)])
     (balloon,) = snap.balloons
     assert balloon.driver == Driver.VIRTIO
-    assert balloon.details["basis"] == "vm events"
+    assert balloon.details["inflated_basis"] == "vm events"
     assert balloon.inflated_bytes == 65536 * 4096  # balloon_inflate - balloon_deflate
     assert balloon.accounting == Accounting.UNKNOWN
     release = off.groundtruth["kernel"]["release"]

@@ -1,7 +1,7 @@
 """Hyper-V balloon: debugfs ``/sys/kernel/debug/hv-balloon``.
 
-The file exists since v6.0 (commit d180e0a1be6c, "Drivers: hv: Create debugfs
-file with hyper-v balloon usage information").  Upstream rows are
+The file exists since Linux kernel commit d180e0a1be6c ("Drivers: hv: Create
+debugfs file with hyper-v balloon usage information") (in v6.0).  Upstream rows are
 ``"%-22s: …"`` (``drivers/hv/hv_balloon.c`` ``hv_balloon_debug_show()``)::
 
     host_version          : 2.0
@@ -34,7 +34,7 @@ from balloon_oom.errors import ParseError
 from balloon_oom.model import Evidence
 from balloon_oom.parsers.rows import colon_rows
 
-__all__ = ["HvBalloon", "STATE_NAMES", "parse_hv_balloon"]
+__all__ = ["HvBalloonDebugfs", "STATE_NAMES", "parse_hv_balloon"]
 
 #: enum hv_dm_state as printed by the show function.
 STATE_NAMES: Dict[int, str] = {
@@ -65,7 +65,7 @@ _VERSION = re.compile(r"^\d+\.\d+$")
 
 
 @dataclass
-class HvBalloon:
+class HvBalloonDebugfs:
     """One read of the hv-balloon debugfs file (counters in 4 KiB pages)."""
 
     host_version: Optional[str] = None
@@ -92,9 +92,9 @@ class HvBalloon:
         return self.pages_ballooned * self.page_size
 
 
-def parse_hv_balloon(text: str, path: str) -> HvBalloon:
+def parse_hv_balloon(text: str, path: str) -> HvBalloonDebugfs:
     """Parse the hv-balloon debugfs file (upstream and Virtuozzo-doc spellings)."""
-    result = HvBalloon()
+    result = HvBalloonDebugfs()
     rows = 0
     for row in colon_rows(text, path, comment="//"):
         lineno, key, value = row.lineno, row.key, row.value

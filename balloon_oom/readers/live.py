@@ -2,7 +2,8 @@
 
 A live guest is read like a sosreport directory rooted at ``/``, except that
 walking ``/`` is out of the question: the files are found with explicit globs
-(:data:`LIVE_GLOBS`, which mirror :data:`~balloon_oom.readers.layout.SMALL_FILES`)
+(:data:`LIVE_GLOBS`, from the driver registry and
+:data:`~balloon_oom.readers.layout.GUEST_FILES`)
 and the kernel log comes from ``/dev/kmsg`` (or ``dmesg`` when that is not
 readable).
 """
@@ -14,36 +15,15 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
+from ..drivers import LIVE_PATHS
+
+from .layout import GUEST_FILES
 from .members import Member, _file_opener
 
-LIVE_GLOBS = (
-    "/sys/kernel/debug/vmmemctl",
-    "/proc/vmmemctl",
-    "/sys/kernel/debug/hv-balloon",
-    "/sys/kernel/debug/virtio-balloon",
-    "/sys/kernel/debug/virtio/*/device_features",
-    "/sys/bus/virtio/drivers/virtio_balloon/virtio*",
-    "/sys/bus/virtio/devices/virtio*",
-    "/sys/module/virtio_balloon/parameters/*",
-    "/sys/module/vmw_balloon/parameters/*",
-    "/sys/module/hv_balloon/parameters/*",
-    "/sys/devices/system/xen_memory/xen_memory0/*",
-    "/sys/devices/system/xen_memory/xen_memory0/info/*",
-    "/proc/xen/balloon",
-    "/proc/sys/vm/cmm_*",
-    "/sys/devices/system/cmm/cmm0/*",
-    "/proc/meminfo",
-    "/proc/vmstat",
-    "/proc/zoneinfo",
-    "/proc/uptime",
-    "/proc/sys/kernel/osrelease",
-    "/proc/version",
-    "/proc/modules",
-    "/sys/class/dmi/id/sys_vendor",
-    "/sys/class/dmi/id/product_name",
-)
+#: Every balloon driver's live paths, then the analyzer's other guest files.
+LIVE_GLOBS: Tuple[str, ...] = LIVE_PATHS + tuple("/" + p for p in GUEST_FILES)
 
 #: Files of each virtio device read through its link.
 _VIRTIO_DEVICE_FILES = ("features", "device", "vendor", "status")

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from ..balloons import PSERIES_ACCOUNTING_BASIS
+from ..drivers import DEBUGINFO_MODULES, balloons_from_vmcore
 from ..errors import DebuginfoError, InputError
 from ..model import (
     Accounting,
@@ -46,12 +46,7 @@ _KDUMP_MAGIC = b"KDUMP   "
 _FLATTENED_MAGIC = b"makedumpfile"
 
 #: Balloon modules whose missing debugging information matters.
-_MODULE_DRIVER = {
-    "virtio_balloon": Driver.VIRTIO,
-    "hv_balloon": Driver.HYPERV,
-    "vmw_balloon": Driver.VMWARE,
-    "cmm": Driver.S390_CMM,
-}
+_MODULE_DRIVER = DEBUGINFO_MODULES
 
 
 @dataclass
@@ -221,43 +216,10 @@ def _memory(mem) -> MemoryFigures:
     return figures
 
 
-def _virtio_balloon(vb) -> Balloon:
-    if vb.deflate_on_oom:
-        accounting = Accounting.COUNTED_AS_USED
-        basis = ("virtio_balloon with DEFLATE_ON_OOM negotiated does not call "
-                 "adjust_managed_page_count(): ballooned pages stay in MemTotal as used")
-    else:
-        accounting = Accounting.MEMTOTAL_REDUCED
-        basis = ("virtio_balloon without DEFLATE_ON_OOM calls adjust_managed_page_count(-1) "
-                 "per page (since 4.3): MemTotal and zone managed pages shrink")
-    return Balloon(
-        driver=Driver.VIRTIO,
-        device=vb.device,
-        inflated_bytes=vb.inflated_bytes,
-        accounting=accounting,
-        accounting_basis=basis,
-        deflate_on_oom=vb.deflate_on_oom,
-        features=vb.feature_names,
-        details={
-            "basis": "virtio_balloon struct",
-            "num_pages": vb.num_pages,
-            "features_hex": hex(vb.features),
-            "deflate_mechanism": vb.deflate_mechanism,
-            "mechanism_member": vb.mechanism_member,
-            "num_free_page_blocks": vb.num_free_page_blocks,
-            "stats": vb.stats,
-        },
-        evidence=[
-            Evidence("vmcore", field="virtio_balloon.num_pages", text=str(vb.num_pages)),
-            Evidence("vmcore", field="virtio_device.features", text=hex(vb.features)),
-        ],
-    )
-
-
 def _fallback_balloon(driver: Driver, module: str, mem) -> Balloon:
     """A balloon estimated from vmlinux alone (module debuginfo missing)."""
     ev = mem.vm_events
-    details = {"basis": "vm events", "confidence": "low"}
+    details = {"inflated_basis": "vm events", "confidence": "low"}
     evidence = []
     inflated = None
     if driver in (Driver.VIRTIO, Driver.VMWARE) and "BALLOON_INFLATE" in ev:
@@ -288,86 +250,7 @@ def _fallback_balloon(driver: Driver, module: str, mem) -> Balloon:
 
 def _balloons(snap, missing_modules: List[str]) -> List[Balloon]:
     mem = snap.memory
-    balloons = [_virtio_balloon(vb) for vb in snap.virtio]
-    if snap.vmware is not None:
-        v = snap.vmware
-        balloons.append(Balloon(
-            driver=Driver.VMWARE,
-            inflated_bytes=v.inflated_bytes,
-            target_bytes=v.target_frames * 4096,
-            accounting=Accounting.COUNTED_AS_USED,
-            accounting_basis="vmw_balloon never calls adjust_managed_page_count(): "
-                             "ballooned pages stay in MemTotal as used",
-            features=v.capability_names,
-            details={"basis": "vmballoon struct", "size_frames": v.size_frames,
-                     "target_frames": v.target_frames, "huge_pages": v.huge_pages,
-                     "stats_allocated": v.stats_allocated},
-            evidence=[Evidence("vmcore", field="vmballoon.size", text=str(v.size_frames))],
-        ))
-    if snap.hyperv is not None:
-        h = snap.hyperv
-        balloons.append(Balloon(
-            driver=Driver.HYPERV,
-            inflated_bytes=h.num_pages_ballooned * 4096,
-            # hv_dynmem_device.max_dynamic_page_count came with the debugfs file
-            # (d180e0a1be6c, v6.0), after "hv_balloon: do adjust_managed_page_count()
-            # when ballooning/un-ballooning" (v5.11): its presence proves the latter.
-            accounting=(Accounting.MEMTOTAL_REDUCED if h.max_dynamic_page_count is not None
-                        else Accounting.UNKNOWN),
-            accounting_basis=(
-                "hv_dynmem_device has max_dynamic_page_count (added in v6.0, d180e0a1be6c), "
-                "so this driver has the v5.11 change that calls adjust_managed_page_count() "
-                "per ballooned page: MemTotal is reduced"
-                if h.max_dynamic_page_count is not None else
-                "hv_balloon calls adjust_managed_page_count() only since \"hv_balloon: do "
-                "adjust_managed_page_count() when ballooning/un-ballooning\" (v5.11); this "
-                "struct predates the v6.0 max_dynamic_page_count member, so the vmcore alone "
-                "cannot tell which side of v5.11 it is on"
-            ),
-            details={"basis": "hv_dynmem_device struct", "state": h.state_name,
-                     "version": h.version, "num_pages_added": h.num_pages_added,
-                     "num_pages_onlined": h.num_pages_onlined,
-                     "max_dynamic_page_count": h.max_dynamic_page_count,
-                     "total_pages_committed (recomputed)": h.total_pages_committed},
-            evidence=[Evidence("vmcore", field="hv_dynmem_device.num_pages_ballooned",
-                               text=str(h.num_pages_ballooned))],
-        ))
-    if snap.xen is not None and snap.xen.current_pages:
-        x = snap.xen
-        balloons.append(Balloon(
-            driver=Driver.XEN,
-            inflated_bytes=x.ballooned_pages * mem.page_size,
-            accounting=Accounting.MEMTOTAL_REDUCED,
-            accounting_basis="xen balloon's decrease_reservation() calls "
-                             "adjust_managed_page_count(-1)",
-            details={"basis": "balloon_stats", "current_pages": x.current_pages,
-                     "target_pages": x.target_pages, "balloon_low": x.balloon_low,
-                     "balloon_high": x.balloon_high},
-            evidence=[Evidence("vmcore", field="balloon_stats.balloon_low+balloon_high",
-                               text=str(x.ballooned_pages))],
-        ))
-    if snap.s390_cmm is not None:
-        c = snap.s390_cmm
-        balloons.append(Balloon(
-            driver=Driver.S390_CMM,
-            inflated_bytes=(c.cmm_pages + c.cmm_timed_pages) * 4096,
-            accounting=Accounting.COUNTED_AS_USED,
-            accounting_basis="s390 cmm does not call adjust_managed_page_count()",
-            details={"basis": "cmm_pages", "cmm_pages": c.cmm_pages,
-                     "cmm_timed_pages": c.cmm_timed_pages},
-            evidence=[Evidence("vmcore", field="cmm_pages", text=str(c.cmm_pages))],
-        ))
-    if snap.pseries_cmm is not None:
-        p = snap.pseries_cmm
-        balloons.append(Balloon(
-            driver=Driver.PSERIES_CMM,
-            inflated_bytes=p.loaned_pages * mem.page_size,
-            accounting=Accounting.MEMTOTAL_REDUCED,
-            accounting_basis=PSERIES_ACCOUNTING_BASIS,
-            details={"basis": "loaned_pages", "loaned_pages": p.loaned_pages,
-                     "loaned_pages_target": p.loaned_pages_target},
-            evidence=[Evidence("vmcore", field="loaned_pages", text=str(p.loaned_pages))],
-        ))
+    balloons = balloons_from_vmcore(snap)
     have = {b.driver for b in balloons}
     for module in missing_modules:
         driver = _MODULE_DRIVER[module]

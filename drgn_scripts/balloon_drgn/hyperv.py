@@ -13,6 +13,8 @@ from typing import Optional
 from drgn import Object, Program
 from drgn.helpers.linux.mm import totalram_pages
 
+from balloon_oom.parsers.hv_balloon import STATE_NAMES
+
 __all__ = (
     "HV_DM_STATE_NAMES",
     "HvBalloon",
@@ -22,15 +24,9 @@ __all__ = (
     "vm_memory_committed",
 )
 
-#: ``enum hv_dm_state``, as the debugfs ``state`` line names them.
-HV_DM_STATE_NAMES = (
-    "Initializing",
-    "Initialized",
-    "Balloon Up",
-    "Balloon Down",
-    "Hot Add",
-    "Error",
-)
+#: ``enum hv_dm_state``, as the debugfs ``state`` line names them: one table, shared with
+#: the hv-balloon debugfs parser.
+HV_DM_STATE_NAMES = tuple(STATE_NAMES[i] for i in sorted(STATE_NAMES))
 
 
 @dataclass

@@ -14,6 +14,8 @@ from typing import List, Optional
 from drgn import Object, Program, TypeKind
 from drgn.helpers.linux.list import list_count_nodes
 
+from balloon_oom.parsers.vmmemctl import CAPABILITY_NAMES
+
 __all__ = (
     "VMW_BALLOON_CAPABILITY_NAMES",
     "VmwBalloon",
@@ -21,14 +23,8 @@ __all__ = (
     "vmw_balloon_state",
 )
 
-#: ``enum vmwballoon_capabilities`` bits.
-VMW_BALLOON_CAPABILITY_NAMES = {
-    1: "BASIC_CMDS",
-    2: "BATCHED_CMDS",
-    3: "BATCHED_2M_CMDS",
-    4: "SIGNALLED_WAKEUP_CMD",
-    5: "64_BIT_TARGET",
-}
+#: ``enum vmwballoon_capabilities`` bits: one table, shared with the vmmemctl parser.
+VMW_BALLOON_CAPABILITY_NAMES = CAPABILITY_NAMES
 
 
 @dataclass
