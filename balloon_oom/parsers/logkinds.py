@@ -22,6 +22,10 @@ from __future__ import annotations
 import re
 from typing import Callable, NamedTuple, Optional, Tuple
 
+from balloon_oom.drivers import DRIVER_HYPERVISOR as _DRIVER_HYPERVISOR
+from balloon_oom.drivers import EXTRA_SIGNATURES as _EXTRA_SIGNATURES
+from balloon_oom.drivers import REGISTRY as _DRIVERS
+from balloon_oom.drivers import SIGNATURE_NEEDLES as _SIGNATURE_NEEDLES
 from balloon_oom.parsers.dmi import hardware_name
 from balloon_oom.parsers.oom import OOM_NEEDLES as _OOM_KIND_NEEDLES
 from balloon_oom.parsers.oom.kinds import KINDS as _OOM_KINDS
@@ -91,31 +95,17 @@ def parse_boot_memory(text: str) -> Optional[Tuple[int, int, Optional[int]]]:
     return int(m.group(1)), int(m.group(2)), int(r.group(1)) if r else None
 
 
-# -- driver signatures (BEGIN driver tables: replaced by the driver registry at merge) -----------
-# Every balloon driver prints through a prefix that holds "balloon":
+# -- driver signatures: declared by each driver (balloon_oom/drivers/, its DriverSpec.signatures).
+# Every balloon driver prints through a prefix that holds its name:
 # dev_info() gives "virtio_balloon virtioN: ", and vmw_balloon, hv_balloon
 # (pr_fmt KBUILD_MODNAME, with the messages since Linux kernel commit
 # b3bb97b8a49f ("Drivers: hv: balloon: Add logging for dynamic memory
 # operations") (in v4.10)) and xen ("xen:balloon: ") set pr_fmt;
 # virtio_mem lines start "virtio_mem virtioN:".
-_SIGNATURES = [
-    ("virtio_balloon.out_of_puff",
-     re.compile(r"virtio_balloon virtio\d+: Out of puff! Can't get \d+ pages?")),
-    ("hv_balloon.partial", re.compile(r"hv_balloon: .*Balloon request will be partially fulfilled")),
-    ("hv_balloon.floor_reached", re.compile(r"hv_balloon: .*Balloon floor reached")),
-    ("hv_balloon.hot_add_failed", re.compile(r"hv_balloon: .*Memory hot add failed")),
-    ("hv_balloon.max_dynamic_memory", re.compile(r"hv_balloon: Max\. dynamic memory size: \d+ MB")),
-    ("hv_balloon.protocol", re.compile(r"hv_balloon: Using Dynamic Memory protocol version")),
-    ("vmw_balloon", re.compile(r"^vmw_balloon: ")),
-    ("xen_balloon", re.compile(r"^xen:balloon: ")),
-    ("virtio_mem.plugged_size", re.compile(r"virtio_mem virtio\d+: plugged size: 0x[0-9a-f]+")),
-    ("virtio_mem.requested_size", re.compile(r"virtio_mem virtio\d+: requested size: 0x[0-9a-f]+")),
-]
-_SIGNATURE_HINTS = ("alloon", "virtio_mem")
-#: Signature kinds (before the dot) of drivers that run on one hypervisor only.
-_DRIVER_HYPERVISOR = {"hv_balloon": "Microsoft Hyper-V", "vmw_balloon": "VMware",
-                      "xen_balloon": "Xen"}
-# -- END driver tables ----------------------------------------------------------------------------
+_LOG_SIGNATURES = tuple(sig for spec in _DRIVERS for sig in spec.signatures) + _EXTRA_SIGNATURES
+_SIGNATURES = [(sig.kind, sig.pattern) for sig in _LOG_SIGNATURES]
+#: Substrings one of which every driver message holds (a cheap test before the patterns).
+_SIGNATURE_HINTS = tuple(n.decode() for n in _SIGNATURE_NEEDLES)
 
 # -- OOM report entry needles: the OOM parser's kinds that the scanner must see outside a report
 # (``invoked oom-killer``, ``oom_reaper:``, kill lines, ``Out of memory`` panics,
@@ -124,9 +114,9 @@ OOM_NEEDLES = _OOM_KIND_NEEDLES
 # -- END OOM report entry needles -----------------------------------------------------------------
 
 
-def _needle_of(rx: "re.Pattern[str]") -> Optional[bytes]:
-    """The signature hint a driver pattern holds (its needle)."""
-    return next((h.encode() for h in _SIGNATURE_HINTS if h in rx.pattern), None)
+def _needle_of(kind: str) -> Optional[bytes]:
+    """The needle the driver declares for its signature ``kind``."""
+    return next(sig.needle for sig in _LOG_SIGNATURES if sig.kind == kind)
 
 
 def _starts(prefix: str) -> Callable[[str], bool]:
@@ -180,7 +170,7 @@ KINDS: Tuple[LineKind, ...] = (
              no_needle="a line starting with no log-line prefix is fed with the line before it "
                        "(readers.prefilter.continued_lines)"),
 ) + tuple(
-    LineKind(f"signature.{kind}", _needle_of(rx), rx.search, "LogScan.signatures")
+    LineKind(f"signature.{kind}", _needle_of(kind), rx.search, "LogScan.signatures")
     for kind, rx in _SIGNATURES
 )
 
