@@ -279,3 +279,13 @@ def test_cmm_notifier_bounds_a_cmm_only_balloon_to_empty_except_sysrq():
     v = judge_event(ev, _analysis([cmm], [ev]), Thresholds())
     assert v.balloon_upper_bytes > 0 and v.verdict != "not-contributed"
     assert any(r.startswith("sysrq-f OOM (order=-1)") for r in v.reasons)
+
+
+def test_rule_table_lists_the_rules_in_their_order():
+    import re
+
+    from balloon_oom.verdict import rules
+    table = re.findall(r"^(\w+) +(?:not-contributed|contributed|undetermined) ",
+                       rules.__doc__, re.M)
+    assert table == [r.__name__ for r in rules.RULES]
+    assert rules.RULES[-1] is rules.undetermined  # the last rule always rules
