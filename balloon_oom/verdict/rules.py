@@ -41,7 +41,7 @@ from ..model import (Accounting, Analysis, ButFor, Confidence, EventVerdict, Mat
 from ..sosrun import COLLECT_INSTRUCTION
 from .context import guest_bytes, notifier_note, reserved_signature, signature_reasons
 from .criterion import but_for, materiality
-from .size import SizeEstimate, estimate, mib, page_size, show
+from .size import SizeEstimate, estimate, mib, page_size, picture, show
 from .thresholds import Thresholds
 
 #: Report verdict = the strongest event verdict, in this order.
@@ -79,43 +79,6 @@ def _has_balloon_frame(ev: OomEvent) -> Optional[str]:
         if any(name.startswith(sig) for sig in BALLOON_FRAMES):
             return name
     return None
-
-
-def _picture(ev: OomEvent, analysis: Analysis, balloon: Optional[int],
-             accounting_reduced: bool) -> Dict[str, int]:
-    """Where the guest's memory went at the OOM, in bytes (sums to pages RAM)."""
-    if ev.pages_ram is None or ev.pages_reserved is None or "free" not in ev.mem_info:
-        return {}
-    page = page_size(analysis)
-    mi = ev.mem_info
-    stack = sum(n.values_kb.get("kernel_stack", 0) for n in ev.nodes) * 1024
-    huge = sum(h.get("hugepages_total", 0) * h.get("hugepages_size_kb", 0)
-               for h in ev.hugetlb) * 1024
-    pic = {
-        "anon": (mi.get("active_anon", 0) + mi.get("inactive_anon", 0)
-                 + mi.get("isolated_anon", 0) + mi.get("unevictable", 0)) * page,
-        "file": (mi.get("active_file", 0) + mi.get("inactive_file", 0)
-                 + mi.get("isolated_file", 0)) * page,
-        "slab": (mi.get("slab_reclaimable", 0) + mi.get("slab_unreclaimable", 0)) * page,
-        "kernel": (mi.get("pagetables", 0) + mi.get("sec_pagetables", 0) + mi.get("bounce", 0)
-                   + mi.get("kernel_misc_reclaimable", 0)) * page + stack + huge,
-        "free": (mi.get("free", 0) + mi.get("free_pcp", 0)) * page,
-    }
-    managed = (ev.pages_ram - ev.pages_reserved) * page
-    unaccounted = max(managed - sum(pic.values()), 0)
-    reserved = ev.pages_reserved * page
-    b = balloon or 0
-    if accounting_reduced:
-        b = min(b, reserved)
-        reserved -= b
-    else:
-        b = min(b, unaccounted)
-        unaccounted -= b
-    pic["balloon"] = b
-    pic["reserved"] = reserved
-    pic["unaccounted"] = unaccounted
-    return {k: pic[k] for k in ("balloon", "anon", "file", "slab", "kernel", "free",
-                                "reserved", "unaccounted")}
 
 
 def _bar_text(mat) -> str:
@@ -331,11 +294,11 @@ def judge_event(ev: OomEvent, analysis: Analysis, thresholds: Thresholds,
     est = case.est
     point = est.point if est.bounded else None
     reduced = any(b.accounting == Accounting.MEMTOTAL_REDUCED for b in analysis.balloons)
-    picture = _picture(ev, analysis, None if est.upper_only else point, reduced)
+    pic = picture(ev, analysis, None if est.upper_only else point, reduced)
     reasons = ruling.reasons + (case.context() if ruling.context else [])
     return EventVerdict(
         ruling.verdict, ruling.confidence, point, est.basis, est.upper_only, reasons,
-        case.arithmetic, picture,
+        case.arithmetic, pic,
         balloon_lower_bytes=est.lower if est.bounded else None,
         balloon_upper_bytes=est.upper if est.bounded else None,
         size_sources=est.sources, contradictions=est.contradictions,

@@ -27,15 +27,15 @@ contradiction: the interval becomes their hull and the confidence low.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..model import Analysis, Confidence, OomEvent, SizeBound
 from .sources import (Interval, accounting_mode, cmm_notifier, collected_size, continuity,
-                      intersect, mib, old_show_mem, page_size, reserved_delta, show,
+                      intersect, mem_info_parts, mib, old_show_mem, page_size, reserved_delta, show,
                       total_sources, totalram_is_managed, unaccounted_gap)
 from .thresholds import Thresholds
 
-__all__ = ["SizeEstimate", "estimate", "mib", "page_size", "show"]
+__all__ = ["SizeEstimate", "estimate", "mib", "page_size", "picture", "show"]
 
 
 @dataclass
@@ -212,3 +212,34 @@ def _basis(sources: List[SizeBound], lo: int, hi: Optional[int], bounded: bool,
         if n not in seen:
             seen.append(n)
     return "; ".join(seen)
+
+
+def picture(ev: OomEvent, analysis: Analysis, balloon: Optional[int],
+            accounting_reduced: bool) -> Dict[str, int]:
+    """Where the guest's memory went at the OOM, in bytes (sums to pages RAM).
+
+    The groups of :func:`~.sources.mem_info_parts`; the rest of managed memory
+    is unaccounted, and the balloon comes out of it (counted as used) or out of
+    ``pages reserved`` (MemTotal-reducing).
+    """
+    if ev.pages_ram is None or ev.pages_reserved is None or "free" not in ev.mem_info:
+        return {}
+    page = page_size(analysis)
+    pic = dict.fromkeys(("anon", "file", "slab", "kernel", "free"), 0)
+    for _, group, pages in mem_info_parts(ev, page):
+        pic[group] += pages * page
+    managed = (ev.pages_ram - ev.pages_reserved) * page
+    unaccounted = max(managed - sum(pic.values()), 0)
+    reserved = ev.pages_reserved * page
+    b = balloon or 0
+    if accounting_reduced:
+        b = min(b, reserved)
+        reserved -= b
+    else:
+        b = min(b, unaccounted)
+        unaccounted -= b
+    pic["balloon"] = b
+    pic["reserved"] = reserved
+    pic["unaccounted"] = unaccounted
+    return {k: pic[k] for k in ("balloon", "anon", "file", "slab", "kernel", "free",
+                                "reserved", "unaccounted")}
