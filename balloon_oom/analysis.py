@@ -45,25 +45,25 @@ _ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
 
 
 def _assign_boots(scan: LogScan, last_boot_current: bool = False) -> None:
-    """Was each event in the boot the report was collected in?
+    """Was each event (and each balloon message) in the boot the report was collected in?
 
     ``last_boot_current``: the log is the source itself (a plain log, a kdump
     directory's dmesg): its last boot, or its only one when it shows no boot
     banner, is the boot it describes; events before that boot's banner are not.
     """
     src = scan.source
-    for ev in scan.events:
+    for item in [*scan.events, *scan.signatures]:
         if last_boot_current:
-            ev.current_boot = (ev.boot == scan.boots - 1 if ev.boot is not None else False) \
+            item.current_boot = (item.boot == scan.boots - 1 if item.boot is not None else False) \
                 if scan.boots else True
         elif src.startswith(_CURRENT_BOOT_LOGS):
-            ev.current_boot = True
+            item.current_boot = True
         elif src.startswith(_PAST_BOOT_LOGS):
-            ev.current_boot = False
-        elif scan.boots and ev.boot is not None and not _ROTATED.search(src):
-            ev.current_boot = ev.boot == scan.boots - 1
+            item.current_boot = False
+        elif scan.boots and item.boot is not None and not _ROTATED.search(src):
+            item.current_boot = item.boot == scan.boots - 1
         else:
-            ev.current_boot = None
+            item.current_boot = None
 
 
 def _fill_from(kept: OomEvent, other: OomEvent) -> None:
@@ -96,8 +96,8 @@ def merge_events(logs: Sequence[LogScan],
     for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
         _assign_boots(scan, scan.source in current)
         if scan.source in unknown:
-            for ev in scan.events:
-                ev.current_boot = None
+            for item in [*scan.events, *scan.signatures]:
+                item.current_boot = None
         for ev in scan.events:
             key = event_key(ev)
             if key not in chosen:

@@ -219,6 +219,11 @@ class Signature:
     message: str
     evidence: Evidence
     timestamp: Optional[float] = None
+    #: The boot of its log it was printed in (as :attr:`OomEvent.boot`), and
+    #: whether that is the boot the report was collected in (as
+    #: :attr:`OomEvent.current_boot`): what ties it to an event, not output.
+    boot: Optional[int] = field(default=None, metadata={"json": False})
+    current_boot: Optional[bool] = field(default=None, metadata={"json": False})
 
 
 @dataclass
@@ -596,7 +601,8 @@ class Analysis:
 def to_jsonable(obj: Any) -> Any:
     """Dataclasses/enums to plain JSON values (properties are not included)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.metadata.get("json", True)}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):

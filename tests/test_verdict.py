@@ -198,10 +198,14 @@ def test_signatures_become_reasons():
     ev = _event(reserved_extra=0)
     a = _analysis([_virtio(0)], [ev])
     a.signatures = [Signature("virtio_out_of_puff", "Out of puff! Can't get 256 pages",
+                              Evidence("sos_commands/kernel/dmesg", line=7)),
+                    Signature("virtio_out_of_puff", "Out of puff! Can't get 512 pages",
                               Evidence("sos_commands/kernel/dmesg", line=77))]
     v = judge_event(ev, a, Thresholds())
-    assert any("Out of puff! Can't get 256 pages [sos_commands/kernel/dmesg:77]" in r
+    # no timestamps: the line before the event's (10) counts, the one after it does not
+    assert any("(1x): Out of puff! Can't get 256 pages [sos_commands/kernel/dmesg:7]" in r
                for r in v.reasons)
+    assert not any("512 pages" in r for r in v.reasons)
 
 
 def test_report_verdict_is_strongest_event_or_no_oom():

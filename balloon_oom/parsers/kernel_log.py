@@ -427,7 +427,8 @@ class KernelLogScanner:
                     if n <= MAX_SIGNATURES_PER_KIND:
                         scan.signatures.append(Signature(
                             kind=kind, message=text[:_EVIDENCE_CHARS],
-                            evidence=self._evidence(lineno, raw), timestamp=monotonic))
+                            evidence=self._evidence(lineno, raw), timestamp=monotonic,
+                            boot=self.scan.boots - 1 if self.scan.boots else None))
                     return
 
     def skip(self, lines: int) -> None:

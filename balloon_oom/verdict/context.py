@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from ..model import Accounting, Analysis, Driver, OomEvent
+from ..model import Accounting, Analysis, Driver, OomEvent, Signature
 from .size import mib, page_size
 from .thresholds import Thresholds
 
@@ -74,14 +74,39 @@ def notifier_note(ev: OomEvent, analysis: Analysis) -> Optional[str]:
             "without killing when it frees anything)")
 
 
-def signature_reasons(analysis: Analysis) -> List[str]:
-    """One reason per balloon message kind in the log: its count and first example."""
+def relevant(sig: Signature, ev: OomEvent) -> bool:
+    """Whether a balloon message bears on an OOM event: printed in the same boot, not after it.
+
+    Same boot: in the event's own log, the same boot of that log; in another
+    log, both known to be in the boot the report was collected in (or, where
+    neither log places its boots, not known to differ).  Not after it: by the
+    ``[seconds since boot]`` stamps where both have one; else, in the event's
+    own log, by line; else (another log, no stamps) it is kept.
+    """
+    same_log = sig.evidence.source == ev.source
+    if same_log:
+        if sig.boot != ev.boot:
+            return False
+    elif sig.current_boot is not None or ev.current_boot is not None:
+        if not (sig.current_boot and ev.current_boot):
+            return False
+    if sig.timestamp is not None and ev.monotonic is not None:
+        return sig.timestamp <= ev.monotonic
+    if same_log:
+        return sig.evidence.line < ev.line
+    return True
+
+
+def signature_reasons(ev: OomEvent, analysis: Analysis) -> List[str]:
+    """One reason per balloon message kind :func:`relevant` to ``ev``: its count and first
+    example."""
+    sigs = [s for s in analysis.signatures if relevant(s, ev)]
     out = []
     kinds: Dict[str, int] = {}
-    for sig in analysis.signatures:
+    for sig in sigs:
         kinds[sig.kind] = kinds.get(sig.kind, 0) + 1
     for kind, count in sorted(kinds.items()):
-        example = next(s for s in analysis.signatures if s.kind == kind)
+        example = next(s for s in sigs if s.kind == kind)
         out.append(f"balloon message in the log ({count}x): {example.message} "
                    f"[{example.evidence.source}:{example.evidence.line}]")
     return out

@@ -122,7 +122,7 @@ class Case:
     def context(self) -> List[str]:
         """The reasons every ruling after the balloon frame rule is followed by."""
         ev, est = self.ev, self.est
-        out = signature_reasons(self.analysis)
+        out = signature_reasons(ev, self.analysis)
         if ev.constraint in ("cpuset", "mempolicy"):
             out.append(f"{ev.constraint}-constrained OOM: only some NUMA nodes were allowed; "
                        "the balloon matters only for the memory on those nodes")
