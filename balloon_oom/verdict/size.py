@@ -11,7 +11,8 @@ balloon or on one accounting part:
   VMware balloon (its 2 MiB pages are not counted) or s390 CMM (not counted).
 - **memtotal-reduced part** (drivers calling ``adjust_managed_page_count``):
   ``pages reserved`` = sum(present - managed) since Linux kernel commit
-  c78e93630d15 (in v3.14); minus the event's own boot baseline, with error
+  c78e93630d15 ("mm: do not walk all of system memory during show_mem") (in
+  v3.14); minus the event's own boot baseline, with error
   bars for gigantic boot hugepages (``gather_bootmem_prealloc()`` adds them to
   managed with no ``Freeing`` line), Hyper-V hot-add tails
   (``pages_added - pages_onlined`` stay present but unmanaged), virtio-mem;
@@ -100,7 +101,8 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
             delta = reserved_delta(ev, analysis, th, arith)
             if delta is not None and delta.lower_bytes > th.gap_noise_bytes:
                 # virtio 4.0-4.2 reduced managed memory even with DEFLATE_ON_OOM (Linux kernel
-                # commit 997e120843e8 made it conditional in v4.3): pages reserved grew.
+                # commit 997e120843e8 ("virtio_balloon: do not change memory amount visible
+                # via /proc/meminfo") (in v4.3) made it conditional): pages reserved grew.
                 red = (delta.lower_bytes, delta.upper_bytes)
                 sources.append(delta)
                 caveats.append(f"pages reserved grew by {mib(delta.lower_bytes)} since boot "
