@@ -20,10 +20,10 @@ from . import host_facts
 from .balloons import find_balloons
 from .errors import InputError
 from .memory import memory_figures
-from .model import (Analysis, BootMemory, Disagreement, MemoryFigures, OomEvent,
-                    Source, SourceKind, VmcoreInfo)
-from .parsers.kernel_log import LogScan, event_key, scan_log
-from .readers import layout
+from .analysis_logs import (current_boot_memory, first_from_logs, merge_events,
+                            set_clock)
+from .model import Analysis, Disagreement, MemoryFigures, Source, SourceKind, VmcoreInfo
+from .parsers.kernel_log import LogScan, scan_log
 from .readers.collected import Collected, collect
 from .readers.files import ReportFiles
 from .readers.members import iter_directory, iter_tarball
@@ -35,107 +35,6 @@ __all__ = ["Collected", "analyze", "analyze_many", "build", "collect", "merge_ev
 
 
 # --- model building -------------------------------------------------------------------------
-
-_CURRENT_BOOT_LOGS = ("sos_commands/kernel/dmesg", "sos_commands/balloon/dmesg", "live:dmesg",
-                      "vmcore:", "sos_commands/balloon/journalctl_-k_-b_0")
-#: journalctl -b -1 is the boot before the newest the journal holds.
-_PAST_BOOT_LOGS = ("var/crash/", "sos_commands/balloon/journalctl_-k_-b_-1")
-#: messages-20240101, syslog.1, kern.log.2.gz: not the current file.
-_ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
-
-
-def _assign_boots(scan: LogScan, last_boot_current: bool = False) -> None:
-    """Was each event in the boot the report was collected in?
-
-    ``last_boot_current``: the log is the source itself (a plain log, a kdump
-    directory's dmesg): its last boot, or its only one when it shows no boot
-    banner, is the boot it describes; events before that boot's banner are not.
-    """
-    src = scan.source
-    for ev in scan.events:
-        if last_boot_current:
-            ev.current_boot = (ev.boot == scan.boots - 1 if ev.boot is not None else False) \
-                if scan.boots else True
-        elif src.startswith(_CURRENT_BOOT_LOGS):
-            ev.current_boot = True
-        elif src.startswith(_PAST_BOOT_LOGS):
-            ev.current_boot = False
-        elif scan.boots and ev.boot is not None and not _ROTATED.search(src):
-            ev.current_boot = ev.boot == scan.boots - 1
-        else:
-            ev.current_boot = None
-
-
-def _fill_from(kept: OomEvent, other: OomEvent) -> None:
-    """What another copy of the same report knows that the kept one does not."""
-    if kept.wallclock is None:
-        kept.wallclock = other.wallclock
-    if kept.monotonic is None:
-        kept.monotonic = other.monotonic
-    if kept.current_boot is None:
-        kept.current_boot = other.current_boot
-    if kept.boot_memory is None:
-        kept.boot_memory = other.boot_memory
-    kept.evidence.extend(other.evidence[:1])
-
-
-def merge_events(logs: Sequence[LogScan],
-                 last_boot_current: Iterable[str] = (),
-                 boot_unknown: Iterable[str] = ()) -> List[OomEvent]:
-    """All OOM events, each once: the copy from the best-ranked log wins, except
-    that a whole report beats a kill line seen alone (console at a quiet level).
-
-    ``last_boot_current``: sources (``LogScan.source``) whose last boot is the
-    current one (see :func:`_assign_boots`); ``boot_unknown``: sources whose
-    boots cannot be placed (a plain log given beside a report of the same
-    guest: it may be older), unless another copy of the event places it."""
-    current = set(last_boot_current)
-    unknown = set(boot_unknown)
-    chosen: Dict[tuple, OomEvent] = {}
-    order: List[tuple] = []
-    for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
-        _assign_boots(scan, scan.source in current)
-        if scan.source in unknown:
-            for ev in scan.events:
-                ev.current_boot = None
-        for ev in scan.events:
-            key = event_key(ev)
-            if key not in chosen:
-                chosen[key] = ev
-                order.append(key)
-                continue
-            kept, other = chosen[key], ev
-            if other.complete and not kept.complete:
-                kept, other = other, kept
-                chosen[key] = kept
-            _fill_from(kept, other)
-    events = [chosen[k] for k in order]
-    events.sort(key=lambda e: (0 if e.current_boot is False else 1,
-                               e.monotonic if e.monotonic is not None else float("inf")))
-    return events
-
-
-def _boot_memory(logs: Sequence[LogScan]) -> Optional[BootMemory]:
-    """The current boot's ``Memory:`` line (from the best log that has one)."""
-    for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
-        if scan.source.startswith(_PAST_BOOT_LOGS) or _ROTATED.search(scan.source):
-            continue
-        if scan.boot_memory:
-            last = scan.boot_memory[-1]
-            # The last boot's own line only: a later boot whose line rotated
-            # out must not borrow an earlier boot's.
-            if last.boot == (scan.boots - 1 if scan.boots else None):
-                return last
-    return None
-
-
-def _first_from_logs(logs: Sequence[LogScan], attr: str):
-    for scan in sorted(logs, key=lambda r: layout.log_rank(r.source)):
-        value = getattr(scan, attr)
-        if value:
-            return value
-    return None
-
 
 def _disagreements(analysis: Analysis) -> List[Disagreement]:
     out = []
@@ -237,7 +136,7 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
         warnings += mem_warnings
         balloons = None
         boot_logs = logs
-    memory.boot = _boot_memory(boot_logs)
+    memory.boot = current_boot_memory(boot_logs)
     groups = []
     for part in [primary] + [p for p in parts if p is not primary]:
         label = part.source.path if part.source else "?"
@@ -249,12 +148,12 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
                 warnings += balloon_warnings
             else:
                 pmem, _ = memory_figures(part.files)
-                found, _ = find_balloons(part.files, pmem, _boot_memory(part.logs))
+                found, _ = find_balloons(part.files, pmem, current_boot_memory(part.logs))
             groups.append((label, found))
     balloons, between = _reconcile(groups) if groups else (balloons or [], [])
     analysis.memory = memory
     analysis.balloons = balloons
-    release = _first_from_logs(logs, "kernel_release")
+    release = first_from_logs(logs, "kernel_release")
     if snap is not None and snap.kernel.release:
         analysis.kernel = snap.kernel
     else:
@@ -264,7 +163,7 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
             if analysis.kernel.release:
                 break
     analysis.hypervisor = host_facts.hypervisor_info(
-        files, _first_from_logs(logs, "hypervisor"), balloons)
+        files, first_from_logs(logs, "hypervisor"), balloons)
     if snap is not None:
         analysis.vmcore = snap.vmcore if isinstance(snap.vmcore, VmcoreInfo) else VmcoreInfo()
         analysis.collected_at = getattr(snap, "crash_time", None)
@@ -279,10 +178,10 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
     analysis.oom_events = merge_events(logs, current, foreign)
     analysis.kernel_logs = [scan.source for scan in logs if scan.lines]
     if snap is not None:
-        _set_clock(analysis, ReportFiles(), logs, fixed_utc="UTC: the vmcore's kernel real time; "
+        set_clock(analysis, ReportFiles(), logs, fixed_utc="UTC: the vmcore's kernel real time; "
                    "the guest's zone is not in a vmcore")
     else:
-        _set_clock(analysis, files, logs)
+        set_clock(analysis, files, logs)
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
     if not logs:
@@ -420,28 +319,3 @@ def analyze_many(paths: Sequence[str], debuginfo: Optional[List[str]] = None,
     """Several inputs of ONE guest (``--same-guest``) analysed as one, and judged."""
     parts = [collect_input(p, debuginfo, stdin) for p in paths]
     return finish(judge(build(parts), thresholds or Thresholds()))
-
-
-def _set_clock(analysis: Analysis, files: ReportFiles, logs: Sequence[LogScan],
-               fixed_utc: Optional[str] = None) -> None:
-    """The boots the logs show and the wall clock (zone, collection time) of a source."""
-    from . import clock
-    from .timeline import boots_from_logs
-
-    analysis.boots = boots_from_logs(logs)
-    if analysis.source.kind == SourceKind.LIVE:
-        zone, basis, name = clock.local_zone()
-    elif fixed_utc:
-        zone, basis, name = None, fixed_utc, None
-    else:
-        zone, basis, name = clock.guest_zone(files)
-    analysis.clock = clock.make_clock(analysis.collected_at, analysis.uptime_seconds, zone,
-                                      basis, name, fixed_utc_basis=fixed_utc,
-                                      raw_uptime_read=clock.uptime_read_at(files))
-    if analysis.source.kind == SourceKind.LIVE:
-        import socket
-        analysis.hostname = socket.gethostname() or None
-    else:
-        analysis.hostname = clock.report_hostname(files)
-    if analysis.clock.collected_at:  # one format everywhere: ISO 8601 with offset
-        analysis.collected_at = analysis.clock.collected_at

@@ -219,231 +219,11 @@ class Signature:
     message: str
     evidence: Evidence
     timestamp: Optional[float] = None
-
-
-@dataclass
-class OomTask:
-    """One row of the OOM task table (pages, except pgtables_bytes)."""
-
-    pid: int
-    uid: int
-    tgid: int
-    total_vm_pages: int
-    rss_pages: int
-    pgtables_bytes: int
-    swapents: int
-    oom_score_adj: int
-    name: str
-    rss_anon_pages: Optional[int] = None
-    rss_file_pages: Optional[int] = None
-    rss_shmem_pages: Optional[int] = None
-
-
-@dataclass
-class TaskSummary:
-    count: int = 0
-    total_rss_pages: int = 0
-    top: List[OomTask] = field(default_factory=list)
-
-
-@dataclass
-class OomVictim:
-    pid: int
-    comm: str
-    total_vm_kb: Optional[int] = None
-    anon_rss_kb: Optional[int] = None
-    file_rss_kb: Optional[int] = None
-    shmem_rss_kb: Optional[int] = None
-    uid: Optional[int] = None
-    pgtables_kb: Optional[int] = None
-    oom_score_adj: Optional[int] = None
-    #: ``Out of memory`` / ``Memory cgroup out of memory`` / ...
-    message: Optional[str] = None
-    #: ``oom_reaper: reaped process …, now anon-rss:…`` values (kB).
-    reaped: Optional[Dict[str, int]] = None
-
-    @property
-    def rss_kb(self) -> Optional[int]:
-        parts = [self.anon_rss_kb, self.file_rss_kb, self.shmem_rss_kb]
-        if all(p is None for p in parts):
-            return None
-        return sum(p or 0 for p in parts)
-
-
-@dataclass
-class OomZone:
-    """A per-zone line of an OOM report (kB)."""
-
-    node: int
-    zone: str
-    values_kb: Dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class OomNode:
-    """A per-node ``Node N active_anon:…kB …`` line (kB)."""
-
-    node: int
-    values_kb: Dict[str, int] = field(default_factory=dict)
-    #: v6.15+: ``Balloon:…kB`` at the end of the line.
-    balloon_kb: Optional[int] = None
-    all_unreclaimable: Optional[bool] = None
-
-
-@dataclass
-class OomEvent:
-    """One OOM-killer invocation, as printed in a kernel log."""
-
-    source: str
-    line: int
-    end_line: Optional[int] = None
-    #: Seconds since boot as printed (``[  123.456]``), if any.
-    monotonic: Optional[float] = None
-    #: Wall-clock prefix as printed (syslog, ``dmesg -T``, journal), if any.
-    wallclock: Optional[str] = None
-    trigger_comm: Optional[str] = None
-    trigger_pid: Optional[int] = None
-    gfp_mask: Optional[str] = None
-    gfp_flags: Optional[str] = None
-    order: Optional[int] = None
-    oom_score_adj: Optional[int] = None
-    nodemask: Optional[str] = None
-    #: ``global`` | ``memcg`` | ``cpuset`` | ``mempolicy`` | None (unknown).
-    constraint: Optional[str] = None
-    constraint_basis: Optional[str] = None
-    memcg: Optional[str] = None
-    task_memcg: Optional[str] = None
-    memcg_usage_kb: Optional[int] = None
-    memcg_limit_kb: Optional[int] = None
-    memcg_failcnt: Optional[int] = None
-    #: Mem-Info summary (pages): active_anon, free, slab_reclaimable, ...
-    mem_info: Dict[str, int] = field(default_factory=dict)
-    nodes: List[OomNode] = field(default_factory=list)
-    zones: List[OomZone] = field(default_factory=list)
-    pages_ram: Optional[int] = None
-    pages_reserved: Optional[int] = None
-    pages_highmem: Optional[int] = None
-    pages_cma_reserved: Optional[int] = None
-    pages_hwpoisoned: Optional[int] = None
-    #: ``pages shared`` / ``pages non-shared``: only the pre-3.14 show_mem
-    #: (PageReserved counting) prints them.
-    pages_shared: Optional[int] = None
-    pages_non_shared: Optional[int] = None
-    total_pagecache_pages: Optional[int] = None
-    swap_cache_pages: Optional[int] = None
-    swap_free_kb: Optional[int] = None
-    swap_total_kb: Optional[int] = None
-    #: ``Node 0 hugepages_total=… hugepages_size=2048kB`` lines, as dicts.
-    hugetlb: List[Dict[str, int]] = field(default_factory=list)
-    tasks: Optional[TaskSummary] = None
-    victim: Optional[OomVictim] = None
-    call_trace: List[str] = field(default_factory=list)
-    #: Virtuozzo ``Balloon InflatedTotal:…kB InflatedFree:…kB`` (kB).
-    vz_balloon_inflated_total_kb: Optional[int] = None
-    vz_balloon_inflated_free_kb: Optional[int] = None
-    #: The report stopped before its kill line (log cut short).
-    complete: bool = True
-    #: Index of the boot (``Linux version`` lines seen before it in its log).
-    boot: Optional[int] = None
-    #: True when the event happened in the boot the report was collected in.
-    current_boot: Optional[bool] = None
-    #: The boot ``Memory:`` line (and later ``Freeing`` lines) of this
-    #: event's own boot in its own log, if that log holds it.
-    boot_memory: Optional["BootMemory"] = None
-    #: ``Out of memory and no killable processes``, panic lines, ...
-    notes: List[str] = field(default_factory=list)
-    evidence: List[Evidence] = field(default_factory=list)
-    #: What a full report has and this one lacks (the log was cut, grep'd or
-    #: the kernel printed no more): ``head`` (no ``invoked oom-killer`` line),
-    #: ``mem_info``, ``totals`` (``pages RAM``/``pages reserved``), ``tasks``,
-    #: ``kill`` (no victim: panic_on_oom, a cut log), ``kill_rss`` (victim from
-    #: the ``Kill process … or sacrifice child`` line only).
-    missing: List[str] = field(default_factory=list)
-    #: journal ``_BOOT_ID`` of the report (journal JSON/export input only).
-    boot_id: Optional[str] = None
-
-    @property
-    def node_balloon_kb(self) -> Optional[int]:
-        """Sum of the per-node v6.15+ ``Balloon:`` fields, if printed."""
-        vals = [n.balloon_kb for n in self.nodes if n.balloon_kb is not None]
-        return sum(vals) if vals else None
-
-
-@dataclass
-class EventVerdict:
-    """The judgement on one OOM event (see :mod:`balloon_oom.verdict`)."""
-
-    verdict: Verdict  # contributed | not-contributed | undetermined
-    confidence: Confidence
-    balloon_bytes_at_oom: Optional[int] = None
-    balloon_basis: Optional[str] = None
-    #: ``balloon_bytes_at_oom`` is only an upper bound (the unaccounted gap).
-    balloon_upper_bound: bool = False
-    reasons: List[str] = field(default_factory=list)
-    #: The arithmetic behind every derived number (``--explain``).
-    arithmetic: List[str] = field(default_factory=list)
-    #: Where memory went at the OOM, in bytes (memory picture).
-    picture: Dict[str, int] = field(default_factory=dict)
-    #: The balloon's size at the OOM as an interval (bytes; upper None:
-    #: unbounded) and every source that bounded it.
-    balloon_lower_bytes: Optional[int] = None
-    balloon_upper_bytes: Optional[int] = None
-    size_sources: List["SizeBound"] = field(default_factory=list)
-    #: Sources whose intervals do not overlap, or collection-time figures the
-    #: interval excludes: each one lowers the confidence.
-    contradictions: List[str] = field(default_factory=list)
-    but_for: Optional["ButFor"] = None
-    materiality: Optional["Materiality"] = None
-    #: ``but-for+materiality`` | ``materiality only (no zone lines)`` | a rule
-    #: that decided before the criterion (``memcg``, ``balloon frame``, ...).
-    criterion: Optional[str] = None
-
-
-@dataclass
-class SizeBound:
-    """One source's bounds on the balloon's size at an OOM (bytes; None: unbounded)."""
-
-    basis: str
-    lower_bytes: Optional[int]
-    upper_bytes: Optional[int]
-    #: ``total`` (every balloon), ``memtotal-reduced`` or ``counted-as-used`` part.
-    part: str = "total"
-    #: Error bars applied to this source, one sentence each.
-    error_bars: List[str] = field(default_factory=list)
-
-
-@dataclass
-class ButFor:
-    """Had the balloon been empty, would this allocation have succeeded?
-
-    ``status``: ``holds`` (the balloon's lower bound covers the shortfall),
-    ``fails`` (the eligible zones were above their watermarks, or the
-    balloon could not cover the shortfall or sat on other nodes),
-    ``unknown``.
-    """
-
-    status: str
-    shortfall_bytes: Optional[int] = None
-    eligible_zones: List[str] = field(default_factory=list)
-    arithmetic: List[str] = field(default_factory=list)
-
-
-@dataclass
-class Materiality:
-    """Is the balloon a material share of the guest, or at least what the kill freed?
-
-    ``bar_bytes`` = min(share bar, kill freed); ``status``: ``material``
-    (lower bound >= bar), ``not-material`` (upper bound < bar),
-    ``straddles``, or ``unknown`` (no guest size).
-    """
-
-    status: str
-    bar_bytes: Optional[int] = None
-    guest_bytes: Optional[int] = None
-    fraction: Optional[float] = None
-    share_bar_bytes: Optional[int] = None
-    kill_freed_bytes: Optional[int] = None
-    arithmetic: List[str] = field(default_factory=list)
+    #: The boot of its log it was printed in (as :attr:`OomEvent.boot`), and
+    #: whether that is the boot the report was collected in (as
+    #: :attr:`OomEvent.current_boot`): what ties it to an event, not output.
+    boot: Optional[int] = field(default=None, metadata={"json": False})
+    current_boot: Optional[bool] = field(default=None, metadata={"json": False})
 
 
 @dataclass
@@ -596,7 +376,8 @@ class Analysis:
 def to_jsonable(obj: Any) -> Any:
     """Dataclasses/enums to plain JSON values (properties are not included)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.metadata.get("json", True)}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):
@@ -604,3 +385,10 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     return obj
+
+
+# The OOM report's and the verdict's classes live in their own modules; every
+# name stays importable from here.
+from .model_oom import (OomEvent, OomNode, OomTask, OomVictim, OomZone,  # noqa: E402,F401
+                        TaskSummary)
+from .model_verdict import ButFor, EventVerdict, Materiality, SizeBound  # noqa: E402,F401

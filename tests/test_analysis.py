@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from balloon_oom.analysis import analyze, merge_events
+from balloon_oom.analysis import analyze
 from balloon_oom.errors import InputError
-from balloon_oom.parsers.kernel_log import scan_log
 from balloon_oom.render.json_out import document
 from tests import shared as _shared
 
@@ -82,13 +81,6 @@ def test_same_report_in_dmesg_and_journal_counted_once(tmp_path):
     assert ev.wallclock is not None                      # filled from the journal copy
     assert {e.source for e in ev.evidence} == {"sos_commands/kernel/dmesg",
                                                "sos_commands/logs/journalctl_--no-pager"}
-
-
-def test_console_kill_line_alone_then_whole_report_keeps_whole_report():
-    console = (KVM / "serial-console-deflate-off.log").read_text().splitlines()
-    events = merge_events([scan_log(console, "serial.log")])
-    assert len(events) == 1
-    assert events[0].complete and events[0].pages_reserved == 79374
 
 
 def test_tarball_and_directory_give_identical_json(tmp_path):

@@ -198,10 +198,14 @@ def test_signatures_become_reasons():
     ev = _event(reserved_extra=0)
     a = _analysis([_virtio(0)], [ev])
     a.signatures = [Signature("virtio_out_of_puff", "Out of puff! Can't get 256 pages",
+                              Evidence("sos_commands/kernel/dmesg", line=7)),
+                    Signature("virtio_out_of_puff", "Out of puff! Can't get 512 pages",
                               Evidence("sos_commands/kernel/dmesg", line=77))]
     v = judge_event(ev, a, Thresholds())
-    assert any("Out of puff! Can't get 256 pages [sos_commands/kernel/dmesg:77]" in r
+    # no timestamps: the line before the event's (10) counts, the one after it does not
+    assert any("(1x): Out of puff! Can't get 256 pages [sos_commands/kernel/dmesg:7]" in r
                for r in v.reasons)
+    assert not any("512 pages" in r for r in v.reasons)
 
 
 def test_report_verdict_is_strongest_event_or_no_oom():
@@ -279,3 +283,13 @@ def test_cmm_notifier_bounds_a_cmm_only_balloon_to_empty_except_sysrq():
     v = judge_event(ev, _analysis([cmm], [ev]), Thresholds())
     assert v.balloon_upper_bytes > 0 and v.verdict != "not-contributed"
     assert any(r.startswith("sysrq-f OOM (order=-1)") for r in v.reasons)
+
+
+def test_rule_table_lists_the_rules_in_their_order():
+    import re
+
+    from balloon_oom.verdict import rules
+    table = re.findall(r"^(\w+) +(?:not-contributed|contributed|undetermined) ",
+                       rules.__doc__, re.M)
+    assert table == [r.__name__ for r in rules.RULES]
+    assert rules.RULES[-1] is rules.undetermined  # the last rule always rules

@@ -88,7 +88,7 @@ def test_hugetlb_pool_leaves_the_guest_share():
     Node 0 hugepages_total=1 hugepages_size=1048576kB) is not memory an
     OOM-killing allocation could have had: the 10 % share is of the rest."""
     from balloon_oom.model import Analysis, Source, SourceKind
-    from balloon_oom.verdict.rules import _guest_bytes
+    from balloon_oom.verdict.context import guest_bytes as _guest_bytes
 
     a = Analysis(source=Source(SourceKind.LOG, "x"))
     ev = OomEvent(source="dmesg", line=1, pages_ram=786302,

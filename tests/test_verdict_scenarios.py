@@ -23,9 +23,13 @@ changes, the way the kernel would:
   boot whose Memory: line rotated out;
 - ``no-plugin``: no balloon driver files; ``no-log``: no kernel log.
 
-Each scenario names the verdict it must get and the truth its interval must
-contain.
+The scenarios are data (tests/data/verdict_scenarios.json: excerpt, files,
+balloons, verdict, confidence, truth); this module holds the named edits
+they apply to the capture's log and one parametrised test that runs them.
 """
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -50,10 +54,6 @@ def _read(name):
 
 def _full_dmesg():
     return _read("dmesg-deflate-off.txt")
-
-
-def _report_only():
-    return _read("dmesg-oom-report-deflate-off.txt")
 
 
 def _uefi(lines):
@@ -85,11 +85,11 @@ def _gigantic(lines):
     return out
 
 
-def _two_boots():
+def _earlier_boot(report):
     earlier = [line.replace("64776K reserved", f"{64776 + 262144}K reserved")
                for line in _full_dmesg()[:352]]  # the earlier boot, up to before its OOM
     banner = _full_dmesg()[0]
-    return earlier + [banner] + _report_only()
+    return earlier + [banner] + report
 
 
 def _meminfo(total_kb):
@@ -101,53 +101,42 @@ def _vmstat(inflate, deflate):
     return f"balloon_inflate {inflate}\nballoon_deflate {deflate}\nballoon_migrate 0\n"
 
 
-AFTER_OOM = {"proc/meminfo": _meminfo(206272), "proc/vmstat": _vmstat(65536, 0)}
-DEFLATED = {"proc/meminfo": _meminfo(468416), "proc/vmstat": _vmstat(65536, 65536)}
-PLUGIN = {FEATURES: "\n".join(_read("features-after-oom-deflate-off.txt")) + "\n"} \
-    if KVM.is_dir() else {}
+#: The edits a scenario's excerpt names, each a function of the log's lines.
+EDITS = {"uefi": _uefi, "gigantic": _gigantic, "earlier-boot": _earlier_boot}
 
-# name: (log lines or None, log path, report files, verdict, truth, confidences allowed)
-SCENARIOS = {
-    "boot-lines": (_full_dmesg, "sos_commands/kernel/dmesg", {**AFTER_OOM, **PLUGIN},
-                   "contributed", TRUTH, {"high"}),
-    "rotated-deflated": (_report_only, "sos_commands/kernel/dmesg", {**DEFLATED, **PLUGIN},
-                         "contributed", TRUTH, {"high"}),
-    "rotated-deflated-no-plugin": (_report_only, "sos_commands/kernel/dmesg", DEFLATED,
-                                   "undetermined", TRUTH, {"low"}),
-    "rotated-no-collection": (_report_only, "sos_commands/kernel/dmesg", PLUGIN,
-                              "undetermined", TRUTH, {"low"}),
-    "uefi": (lambda: _uefi(_full_dmesg()), "sos_commands/kernel/dmesg",
-             {**AFTER_OOM, **PLUGIN}, "contributed", TRUTH, {"high"}),
-    "uefi-rotated-deflated": (lambda: _uefi(_report_only()), "sos_commands/kernel/dmesg",
-                              {**DEFLATED, **PLUGIN}, "contributed", TRUTH, {"high"}),
-    "gigantic": (lambda: _gigantic(_full_dmesg()), "sos_commands/kernel/dmesg",
-                 {"proc/meminfo": _meminfo(206272 + 1048576), "proc/vmstat": _vmstat(65536, 0),
-                  **PLUGIN}, "contributed", TRUTH, {"medium"}),
-    "gigantic-no-meminfo": (lambda: _gigantic(_full_dmesg()), "sos_commands/kernel/dmesg",
-                            PLUGIN, "undetermined", TRUTH, {"low"}),
-    "two-boots": (_two_boots, "var/log/messages", {**DEFLATED, **PLUGIN},
-                  "contributed", TRUTH, {"high"}),
-    "no-log": (None, None, {**AFTER_OOM, **PLUGIN}, "no-log", None, set()),
-}
+SCENARIOS = {s["name"]: s for s in json.loads(
+    (Path(__file__).parent / "data" / "verdict_scenarios.json").read_text())["scenarios"]}
 
 
 def run(name):
-    make, path, files, *_ = SCENARIOS[name]
+    case = SCENARIOS[name]
     report = ReportFiles()
-    for p, text in files.items():
-        report.add(p, text)
-    logs = [scan_log(make(), path)] if make else []
+    files = case["files"]
+    if "mem_total_kb" in files:
+        report.add("proc/meminfo", _meminfo(files["mem_total_kb"]))
+    if "vmstat" in files:
+        report.add("proc/vmstat", _vmstat(*files["vmstat"]))
+    if case["balloons"]:
+        report.add(FEATURES, "\n".join(_read(case["balloons"])) + "\n")
+    logs = []
+    if case["excerpt"]:
+        lines = _read(case["excerpt"]["capture"])
+        for edit in case["excerpt"]["edits"]:
+            lines = EDITS[edit](lines)
+        logs.append(scan_log(lines, case["excerpt"]["path"]))
     return judge(build(Collected(files=report, logs=logs),
                        Source(SourceKind.SOSREPORT, name)), Thresholds())
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(name):
-    _, _, _, verdict, truth, confidences = SCENARIOS[name]
+    case = SCENARIOS[name]
     a = run(name)
-    assert a.verdict == verdict
+    assert a.verdict == case["verdict"]
+    assert len(a.verdicts) == (0 if case["excerpt"] is None else 1)
+    truth = case["truth_bytes"]
     for v in a.verdicts:
-        assert v.confidence in confidences
+        assert v.confidence in case["confidence"]
         if truth is not None and v.balloon_lower_bytes is not None:
             hi = v.balloon_upper_bytes
             assert v.balloon_lower_bytes <= truth and (hi is None or truth <= hi), \

@@ -105,7 +105,8 @@ class BootLines:
                     if n <= MAX_SIGNATURES_PER_KIND:
                         scan.signatures.append(Signature(
                             kind=kind, message=text[:EVIDENCE_CHARS],
-                            evidence=self._evidence(lineno, raw), timestamp=monotonic))
+                            evidence=self._evidence(lineno, raw), timestamp=monotonic,
+                            boot=scan.boots - 1 if scan.boots else None))
                     return
 
     def _fallback_facts(self) -> None:

@@ -148,7 +148,7 @@ def but_for(ev: OomEvent, est: SizeEstimate, th: Thresholds, page: int) -> ButFo
             lower = 0
     need = max(shortfall, 1)
     if shortfall == 0:
-        need = min(th.watermark_margin_bytes, 64 * 1024 * 1024)
+        need = min(th.watermark_margin_bytes, th.near_watermark_need_bytes)
         arith.append(f"free within the snapshot noise of the watermark: an empty balloon "
                      f"covers it if it held at least {mib(need)}")
     if lower >= need:

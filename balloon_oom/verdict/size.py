@@ -11,7 +11,8 @@ balloon or on one accounting part:
   VMware balloon (its 2 MiB pages are not counted) or s390 CMM (not counted).
 - **memtotal-reduced part** (drivers calling ``adjust_managed_page_count``):
   ``pages reserved`` = sum(present - managed) since Linux kernel commit
-  c78e93630d15 (in v3.14); minus the event's own boot baseline, with error
+  c78e93630d15 ("mm: do not walk all of system memory during show_mem") (in
+  v3.14); minus the event's own boot baseline, with error
   bars for gigantic boot hugepages (``gather_bootmem_prealloc()`` adds them to
   managed with no ``Freeing`` line), Hyper-V hot-add tails
   (``pages_added - pages_onlined`` stay present but unmanaged), virtio-mem;
@@ -27,15 +28,15 @@ contradiction: the interval becomes their hull and the confidence low.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..model import Analysis, Confidence, OomEvent, SizeBound
 from .sources import (Interval, accounting_mode, cmm_notifier, collected_size, continuity,
-                      intersect, mib, old_show_mem, page_size, reserved_delta, show,
+                      intersect, mem_info_parts, mib, old_show_mem, page_size, reserved_delta, show,
                       total_sources, totalram_is_managed, unaccounted_gap)
 from .thresholds import Thresholds
 
-__all__ = ["SizeEstimate", "estimate", "mib", "page_size", "show"]
+__all__ = ["SizeEstimate", "estimate", "mib", "page_size", "picture", "show"]
 
 
 @dataclass
@@ -100,7 +101,8 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
             delta = reserved_delta(ev, analysis, th, arith)
             if delta is not None and delta.lower_bytes > th.gap_noise_bytes:
                 # virtio 4.0-4.2 reduced managed memory even with DEFLATE_ON_OOM (Linux kernel
-                # commit 997e120843e8 made it conditional in v4.3): pages reserved grew.
+                # commit 997e120843e8 ("virtio_balloon: do not change memory amount visible
+                # via /proc/meminfo") (in v4.3) made it conditional): pages reserved grew.
                 red = (delta.lower_bytes, delta.upper_bytes)
                 sources.append(delta)
                 caveats.append(f"pages reserved grew by {mib(delta.lower_bytes)} since boot "
@@ -212,3 +214,34 @@ def _basis(sources: List[SizeBound], lo: int, hi: Optional[int], bounded: bool,
         if n not in seen:
             seen.append(n)
     return "; ".join(seen)
+
+
+def picture(ev: OomEvent, analysis: Analysis, balloon: Optional[int],
+            accounting_reduced: bool) -> Dict[str, int]:
+    """Where the guest's memory went at the OOM, in bytes (sums to pages RAM).
+
+    The groups of :func:`~.sources.mem_info_parts`; the rest of managed memory
+    is unaccounted, and the balloon comes out of it (counted as used) or out of
+    ``pages reserved`` (MemTotal-reducing).
+    """
+    if ev.pages_ram is None or ev.pages_reserved is None or "free" not in ev.mem_info:
+        return {}
+    page = page_size(analysis)
+    pic = dict.fromkeys(("anon", "file", "slab", "kernel", "free"), 0)
+    for _, group, pages in mem_info_parts(ev, page):
+        pic[group] += pages * page
+    managed = (ev.pages_ram - ev.pages_reserved) * page
+    unaccounted = max(managed - sum(pic.values()), 0)
+    reserved = ev.pages_reserved * page
+    b = balloon or 0
+    if accounting_reduced:
+        b = min(b, reserved)
+        reserved -= b
+    else:
+        b = min(b, unaccounted)
+        unaccounted -= b
+    pic["balloon"] = b
+    pic["reserved"] = reserved
+    pic["unaccounted"] = unaccounted
+    return {k: pic[k] for k in ("balloon", "anon", "file", "slab", "kernel", "free",
+                                "reserved", "unaccounted")}

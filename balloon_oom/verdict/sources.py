@@ -188,31 +188,53 @@ def continuity(ev: OomEvent, analysis: Analysis, th: Thresholds,
                      lo, hi, part="memtotal-reduced", error_bars=bars)
 
 
+#: The Mem-Info counters (pages) and the group of the memory picture each one
+#: belongs to, in the order the gap's arithmetic names them (``unstable``: NFS
+#: pages written but not committed, page cache until v4.8).
+MEM_INFO_GROUPS = (
+    ("free", "free"), ("free_pcp", "free"),
+    ("active_anon", "anon"), ("inactive_anon", "anon"), ("isolated_anon", "anon"),
+    ("active_file", "file"), ("inactive_file", "file"), ("isolated_file", "file"),
+    ("unevictable", "anon"),
+    ("slab_reclaimable", "slab"), ("slab_unreclaimable", "slab"),
+    ("pagetables", "kernel"), ("sec_pagetables", "kernel"), ("bounce", "kernel"),
+    ("kernel_misc_reclaimable", "kernel"), ("unstable", "file"),
+)
+
+
+def mem_info_parts(ev: OomEvent, page: int) -> List[Tuple[str, str, int]]:
+    """What the OOM report accounts for, as ``(counter, group, pages)``, zero counters left out.
+
+    The one grouping behind both the unaccounted gap and the memory picture:
+    the Mem-Info counters of :data:`MEM_INFO_GROUPS`, then the kernel stacks
+    (the Node lines' ``kernel_stack``, else the zone lines') and the hugetlb
+    pool, both in the ``kernel`` group.
+    """
+    page_kb = page // 1024
+    mi = ev.mem_info
+    parts = [(k, group, mi[k]) for k, group in MEM_INFO_GROUPS if mi.get(k)]
+    stack_kb = sum(n.values_kb.get("kernel_stack", 0) for n in ev.nodes)
+    if not stack_kb:
+        stack_kb = sum(z.values_kb.get("kernel_stack", 0) for z in ev.zones)
+    if stack_kb:
+        parts.append(("kernel_stack", "kernel", stack_kb // page_kb))
+    huge_kb = sum(h.get("hugepages_total", 0) * h.get("hugepages_size_kb", 0) for h in ev.hugetlb)
+    if huge_kb:
+        parts.append(("hugetlb", "kernel", huge_kb // page_kb))
+    return parts
+
+
 def unaccounted_gap(ev: OomEvent, analysis: Analysis, arith: List[str],
                     part: str) -> Optional[SizeBound]:
     """``(pages RAM - pages reserved) - accounted``: an upper bound only."""
     if ev.pages_ram is None or ev.pages_reserved is None or "free" not in ev.mem_info:
         return None
     page = page_size(analysis)
-    page_kb = page // 1024
-    mi = ev.mem_info
-    keys = ("free", "free_pcp", "active_anon", "inactive_anon", "isolated_anon",
-            "active_file", "inactive_file", "isolated_file", "unevictable",
-            "slab_reclaimable", "slab_unreclaimable", "pagetables", "sec_pagetables",
-            "bounce", "kernel_misc_reclaimable", "unstable")
-    parts = [(k, mi[k]) for k in keys if mi.get(k)]
-    stack_kb = sum(n.values_kb.get("kernel_stack", 0) for n in ev.nodes)
-    if not stack_kb:
-        stack_kb = sum(z.values_kb.get("kernel_stack", 0) for z in ev.zones)
-    if stack_kb:
-        parts.append(("kernel_stack", stack_kb // page_kb))
-    huge_kb = sum(h.get("hugepages_total", 0) * h.get("hugepages_size_kb", 0) for h in ev.hugetlb)
-    if huge_kb:
-        parts.append(("hugetlb", huge_kb // page_kb))
-    accounted = sum(v for _, v in parts)
+    parts = mem_info_parts(ev, page)
+    accounted = sum(v for _, _, v in parts)
     managed = ev.pages_ram - ev.pages_reserved
     gap = max(managed - accounted, 0)
-    arith.append("accounted: " + " + ".join(f"{k} {v}" for k, v in parts)
+    arith.append("accounted: " + " + ".join(f"{k} {v}" for k, _, v in parts)
                  + f" = {accounted} pages")
     arith.append(f"unaccounted = (pages RAM {ev.pages_ram} - pages reserved {ev.pages_reserved})"
                  f" - {accounted} = {gap} pages = {mib(gap * page)}: an upper bound only (it also "
