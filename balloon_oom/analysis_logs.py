@@ -19,10 +19,10 @@ from .readers.files import ReportFiles
 __all__ = ["assign_boots", "current_boot_memory", "first_from_logs", "merge_events",
            "set_clock"]
 
-_CURRENT_BOOT_LOGS = ("sos_commands/kernel/dmesg", "sos_commands/balloon/dmesg", "live:dmesg",
-                      "vmcore:", "sos_commands/balloon/journalctl_-k_-b_0")
-#: journalctl -b -1 is the boot before the newest the journal holds.
-_PAST_BOOT_LOGS = ("var/crash/", "sos_commands/balloon/journalctl_-k_-b_-1")
+#: Logs that hold only the boot the report was collected in, and the boot before it
+#: (readers/layout.py's LogSpec boots).
+_CURRENT_BOOT_LOGS = layout.CURRENT_BOOT_LOGS
+_PAST_BOOT_LOGS = layout.PAST_BOOT_LOGS
 #: messages-20240101, syslog.1, kern.log.2.gz: not the current file.
 _ROTATED = re.compile(r"([.-]\d+)(\.(gz|xz|bz2))?$")
 

@@ -54,21 +54,16 @@ def test_every_accounting_rule_cites_in_drgns_format_or_says_never():
         assert cite.search(s.accounting) or "never" in s.accounting, s.driver
 
 
-def test_derived_tables_equal_the_ones_they_replace():
-    """For the lead: drop at merge, once kernel_log and verdict.rules take these tables."""
-    from balloon_oom.parsers import kernel_log
+def test_the_scanner_and_the_verdict_use_the_registry_tables():
+    """The log scanner's signature kinds and the verdict's allocation frames are
+    the registry's, not tables of their own."""
+    from balloon_oom.parsers import logkinds
     from balloon_oom.verdict import rules
 
-    def by_driver(table):
-        out = {}
-        for kind, rx in table:
-            out.setdefault(kind.split(".")[0], []).append((kind, rx))
-        return out
-
-    assert by_driver(drivers.SIGNATURES) == by_driver(kernel_log._SIGNATURES)
-    assert all(any(h.encode() in n for h in kernel_log._SIGNATURE_HINTS) for n in drivers.SIGNATURE_NEEDLES)
-    assert drivers.DRIVER_HYPERVISOR == kernel_log._DRIVER_HYPERVISOR
-    assert drivers.ALLOCATION_FRAMES == rules.BALLOON_FRAMES
+    assert logkinds._SIGNATURES == drivers.SIGNATURES
+    assert {k.needle for k in logkinds.KINDS if k.name.startswith("signature.")} == set(drivers.SIGNATURE_NEEDLES)
+    assert logkinds._DRIVER_HYPERVISOR == drivers.DRIVER_HYPERVISOR
+    assert rules.BALLOON_FRAMES == drivers.ALLOCATION_FRAMES and "fill_balloon" in rules.BALLOON_FRAMES
 
 
 def test_debuginfo_modules():

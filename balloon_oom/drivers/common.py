@@ -30,8 +30,15 @@ B_MEMINFO = "meminfo Balloon"
 B_NR_BALLOON = "vmstat nr_balloon_pages"
 B_EVENTS = "vmstat balloon_inflate - balloon_deflate"
 
-#: Below this, a MemTotal gap is noise (freed init memory rounding, ...): 4 MiB.
-GAP_NOISE_KB = 4096
+
+def gap_tolerance_kb(inflated_kb: int = 0) -> int:
+    """MemTotal-gap noise (freed init memory, a balloon moving while the report
+    is collected): ``Thresholds.memtotal_gap_noise_bytes``, or
+    ``Thresholds.memtotal_gap_fraction`` of the balloon when larger."""
+    from ..verdict.thresholds import Thresholds  # the verdict imports this registry: import late
+
+    t = Thresholds()
+    return max(t.memtotal_gap_noise_bytes // 1024, int(inflated_kb * t.memtotal_gap_fraction))
 
 Sizes = "OrderedDict[str, Optional[int]]"
 
@@ -152,13 +159,13 @@ def accounting_from_gap(
 ) -> Optional[Tuple[Accounting, str]]:
     """Decide the mode from MemTotal when the balloon's size is known and non-zero.
 
-    Tolerance: the larger of :data:`GAP_NOISE_KB` and 5 % of the balloon.
+    Tolerance: :func:`gap_tolerance_kb`.
     """
     gap = memtotal_gap_kb(memory, boot)
     if gap is None or boot is None or not inflated_bytes:
         return None
     inflated_kb = inflated_bytes // 1024
-    tol = max(GAP_NOISE_KB, inflated_kb // 20)
+    tol = gap_tolerance_kb(inflated_kb)
     if abs(gap - inflated_kb) <= tol:
         return Accounting.MEMTOTAL_REDUCED, (
             f"{gap_sentence(memory, boot, gap)}, which matches the {inflated_kb} kB balloon"

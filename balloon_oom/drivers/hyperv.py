@@ -13,7 +13,7 @@ from ..parsers.hv_balloon import parse_hv_balloon
 from .common import (
     B_MEMINFO,
     B_NR_BALLOON,
-    GAP_NOISE_KB,
+    gap_tolerance_kb,
     DriverSpec,
     LogSignature,
     ReportContext,
@@ -95,7 +95,7 @@ def from_report(ctx: ReportContext) -> List[Balloon]:
     gap = memtotal_gap_kb(memory, boot)
     if gap is not None and boot is not None:
         b.details["memtotal_gap_kb"] = gap
-        if gap > GAP_NOISE_KB:
+        if gap > gap_tolerance_kb():
             b.accounting = Accounting.MEMTOTAL_REDUCED
             b.accounting_basis = (
                 f"no hv-balloon debugfs file; {gap_sentence(memory, boot, gap)}: pages were taken out of "

@@ -43,28 +43,15 @@ from .context import guest_bytes, notifier_note, reserved_signature, signature_r
 from .criterion import but_for, materiality
 from .size import SizeEstimate, estimate, mib, page_size, picture, show
 from .thresholds import Thresholds
+from ..drivers import ALLOCATION_FRAMES
 
 #: Report verdict = the strongest event verdict, in this order.
 STRENGTH = {Verdict.CONTRIBUTED: 4, Verdict.UNDETERMINED: 3, Verdict.NO_LOG: 2,
             Verdict.NOT_CONTRIBUTED: 1}
 
 #: Call-trace frames of a balloon allocating memory: an OOM raised by these
-#: was the balloon inflating.
-BALLOON_FRAMES = (
-    "fill_balloon",               # virtio_balloon
-    "balloon_page_alloc",         # mm/balloon_compaction.c
-    "balloon_page_enqueue",
-    "virtballoon_",               # virtio_balloon work functions
-    "update_balloon_size_func",
-    "vmballoon_work",             # vmw_balloon
-    "vmballoon_inflate",
-    "vmballoon_alloc_page_list",
-    "balloon_up",                 # hv_balloon
-    "alloc_balloon_pages",
-    "decrease_reservation",       # xen balloon
-    "balloon_process",
-    "cmm_alloc_pages",            # s390/pseries CMM
-)
+#: was the balloon inflating (each driver's DriverSpec.frames).
+BALLOON_FRAMES = ALLOCATION_FRAMES
 
 _ORDER = {Confidence.HIGH: 2, Confidence.MEDIUM: 1, Confidence.LOW: 0}
 

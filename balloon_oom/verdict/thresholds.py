@@ -60,7 +60,7 @@ class Thresholds:
     #: 21 % (1 GiB EC2 Xen guest with a 128 MiB+ crashkernel), 29 % (4 GiB
     #: guest holding a 1 GiB virtio balloon).
     reserved_signature_fraction: float = 0.25
-    #: The accounting decision at collection (balloons.py ``_GAP_NOISE_KB``):
+    #: The accounting decision at collection (drivers/common.py ``gap_tolerance_kb``):
     #: MemTotal this close to the unballooned figure (boot ``Memory:`` total -
     #: reserved + freed later) counts as equal to it, so MemTotal still holds
     #: the balloon (counted as used), or it is short by exactly the balloon
@@ -68,8 +68,8 @@ class Thresholds:
     #: (64776 - 9424) = 468416 kB) equalled its MemTotal before inflating to
     #: the kB; 4 MiB absorbs init memory freed after the count.
     memtotal_gap_noise_bytes: int = 4 * MIB
-    #: ... or within this share of the balloon, when larger (balloons.py
-    #: ``inflated_kb // 20``).  A reason, not a measurement (none recorded): a
+    #: ... or within this share of the balloon, when larger (drivers/common.py
+    #: ``gap_tolerance_kb``).  A reason, not a measurement (none recorded): a
     #: balloon that moves while the report is collected (meminfo and the driver
     #: file are read at different moments) moves the gap with it, in
     #: proportion to its size; 5 % keeps "reduced" and "used" apart (a gap
