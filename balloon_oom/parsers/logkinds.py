@@ -13,7 +13,7 @@ against real lines of that kind).  A kind with no needle says why
 
 >>> [k.name for k in KINDS if k.boot]
 ['boot.memory', 'boot.freeing', 'boot.hypervisor']
->>> b"alloon" in ALWAYS_NEEDLES and b"Memory: " in BOOT_NEEDLES
+>>> b"virtio_balloon" in ALWAYS_NEEDLES and b"Memory: " in BOOT_NEEDLES
 True
 """
 
