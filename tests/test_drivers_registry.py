@@ -128,11 +128,12 @@ def test_log_locations_declared_once():
     assert layout.classify("var/log/boot.log") is None
 
 
-def test_boot_of_each_log_equals_the_analysis_tables():
-    """For the lead: drop at merge, once analysis takes layout.CURRENT_BOOT_LOGS/PAST_BOOT_LOGS."""
-    from balloon_oom import analysis
+def test_the_boot_assembly_uses_the_log_specs():
+    """Which boot a log holds comes from readers/layout.py's LogSpecs only."""
+    from balloon_oom import analysis_logs
     from balloon_oom.readers import layout
 
-    for path in LOG_SAMPLES:
-        assert path.startswith(layout.CURRENT_BOOT_LOGS) == path.startswith(analysis._CURRENT_BOOT_LOGS), path
-        assert path.startswith(layout.PAST_BOOT_LOGS) == path.startswith(analysis._PAST_BOOT_LOGS), path
+    assert analysis_logs._CURRENT_BOOT_LOGS is layout.CURRENT_BOOT_LOGS
+    assert analysis_logs._PAST_BOOT_LOGS is layout.PAST_BOOT_LOGS
+    assert "sos_commands/kernel/dmesg" in layout.CURRENT_BOOT_LOGS
+    assert "sos_commands/balloon/journalctl_-k_-b_-1" in layout.PAST_BOOT_LOGS
