@@ -18,6 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import host_facts
 from .balloons import find_balloons
+from .virtio_mem import apply_log as apply_virtio_mem_log
 from .errors import InputError
 from .memory import memory_figures
 from .model import (Analysis, BootMemory, Disagreement, MemoryFigures, OomEvent,
@@ -285,6 +286,7 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
         _set_clock(analysis, files, logs)
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
+    apply_virtio_mem_log(analysis)  # virtio-mem sizes need the log (balloon_oom/virtio_mem.py)
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
                         f"seen; collect with {COLLECT_INSTRUCTION}")

@@ -52,6 +52,7 @@ from .parsers.vmmemctl import capability_names, parse_vmmemctl
 from .parsers.vmware_toolbox import parse_stat_balloon, parse_stat_raw_text
 from .parsers.xen import parse_proc_xen_balloon, parse_xen_value
 from .readers.files import FileText, ReportFiles
+from .virtio_mem import find_virtio_mem
 
 __all__ = ["find_balloons", "memtotal_gap_kb"]
 
@@ -673,6 +674,7 @@ def find_balloons(
             balloons.append(extra)
             warnings.append(f"virtio balloon inferred without device files: {extra.details['reason']}")
     balloons += others
+    balloons += find_virtio_mem(files, memory, boot, modules, warnings)  # virtio-mem
     msg = _debugfs_warning(files, modules, balloons)
     if msg:
         warnings.append(msg)

@@ -37,6 +37,9 @@ SMALL_FILES: Tuple[str, ...] = (
     "sos_commands/vmware/vmware-toolbox-cmd_stat_balloon",
     "sos_commands/balloon/*",
     "sos_strings/balloon/*",
+    "sys/bus/virtio/drivers/virtio_mem/*",
+    "sys/module/virtio_mem/parameters/*",
+    "proc/iomem",
     # memory
     "proc/meminfo",
     "proc/vmstat",

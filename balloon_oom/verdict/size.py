@@ -34,6 +34,7 @@ from .sources import (Interval, accounting_mode, cmm_notifier, collected_size, c
                       intersect, mib, old_show_mem, page_size, reserved_delta, show,
                       total_sources, totalram_is_managed, unaccounted_gap)
 from .thresholds import Thresholds
+from ..virtio_mem import bound_at_oom as virtio_mem_bound
 
 __all__ = ["SizeEstimate", "estimate", "mib", "page_size", "show"]
 
@@ -154,6 +155,11 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
                 sources.append(gap)
         parts_bound = (red[0] + used[0],
                        None if red[1] is None or used[1] is None else red[1] + used[1])
+    vmem = virtio_mem_bound(ev, analysis, arith)  # virtio-mem: outside present memory, adds
+    if vmem is not None:
+        sources.append(vmem)
+        parts_bound = (parts_bound[0] + vmem.lower_bytes, None if parts_bound[1] is None
+                       or vmem.upper_bytes is None else parts_bound[1] + vmem.upper_bytes)
     for s in totals:
         caveats += s.error_bars
 
