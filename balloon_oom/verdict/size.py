@@ -155,11 +155,11 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
                 sources.append(gap)
         parts_bound = (red[0] + used[0],
                        None if red[1] is None or used[1] is None else red[1] + used[1])
-    vmem = virtio_mem_bound(ev, analysis, arith)  # virtio-mem: outside present memory, adds
+    # virtio-mem: unplugged memory is neither in the printed Balloon: (NR_BALLOON_PAGES)
+    # nor (whole removed blocks) in pages reserved: its bound adds to the balloon's.
+    vmem = virtio_mem_bound(ev, analysis, arith)
     if vmem is not None:
         sources.append(vmem)
-        parts_bound = (parts_bound[0] + vmem.lower_bytes, None if parts_bound[1] is None
-                       or vmem.upper_bytes is None else parts_bound[1] + vmem.upper_bytes)
     for s in totals:
         caveats += s.error_bars
 
@@ -169,6 +169,10 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
         contradictions.append("the printed/vmcore size and the report's accounting disagree: "
                               + "; ".join(show(b[0], b[1]) for b in bounds))
     bounded = bool(totals) or parts_bound != (0, None)
+    if vmem is not None:
+        lo, hi = lo + vmem.lower_bytes, (None if hi is None or vmem.upper_bytes is None
+                                         else hi + vmem.upper_bytes)
+        bounded = True
 
     collected = collected_size(analysis)
     if collected is not None:

@@ -16,7 +16,8 @@ plugged: the driver adds a request's size when the device acks it, in
 ``device_block_size``, ``addr``, ``region_size``, ``nid``.  Probed, not
 assumed: ``in_sbm`` and ``sbm.sb_size`` / ``bbm.bb_size`` exist since Linux
 kernel commit 4ba50cd3355d ("virtio-mem: Big Block Mode (BBM) memory
-hotplug") (in v5.12); before it there is only ``sb_size`` (sub-block mode).
+hotplug") (in v5.12); before it (5.10 measured) the struct has
+``subblock_size`` at the top level (sub-block mode only).
 
 The types come from the debugging information of ``virtio_mem.ko``;
 without it these helpers raise :class:`LookupError`.
@@ -75,9 +76,9 @@ def virtio_mem_state(vdev: Object) -> VirtioMem:
     if vm_type.has_member("in_sbm"):
         mode = "sbm" if vm.in_sbm.value_() else "bbm"
         unit = vm.sbm.sb_size.value_() if mode == "sbm" else vm.bbm.bb_size.value_()
-    else:
+    else:   # v5.8 to v5.11: sub-block mode only, ``subblock_size``
         mode = "sbm"
-        unit = vm.sbm.sb_size.value_() if vm_type.has_member("sbm") else vm.sb_size.value_()
+        unit = vm.subblock_size.value_() if vm_type.has_member("subblock_size") else None
     return VirtioMem(
         device=vdev.dev.kobj.name.string_().decode(),
         vm_address=vm.value_(),
