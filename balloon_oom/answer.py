@@ -154,6 +154,12 @@ def recommendations(analysis: Analysis) -> List[Recommendation]:
                 "xen", "memory / maxmem",
                 "raise the Xen domain's memory target (memory= in the xl config, xl mem-set) "
                 "toward maxmem", finding))
+        if Driver.VIRTIO_MEM in drivers:   # virtio-mem (balloon_oom/virtio_mem.py)
+            out.append(Recommendation(
+                "qemu", "virtio-mem requested-size",
+                "raise the virtio-mem device's requested size (QEMU qom-set <device> "
+                "requested-size; libvirt virsh update-memory-device --requested-size), or "
+                "do not unplug below the guest's working set", finding))
         if Driver.S390_CMM in drivers or Driver.PSERIES_CMM in drivers:
             out.append(Recommendation(
                 "host", "CMM (cooperative memory management) target",

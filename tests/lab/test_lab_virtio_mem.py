@@ -119,6 +119,7 @@ def test_analyzer_size_and_verdict_from_the_report(kernel):
     assert "virtio-mem" in ev["balloon_basis"]
     # 128 MiB taken back of a 384 MiB guest covers an order-0 shortfall and is material.
     assert doc["verdict"] == "contributed"
+    assert any(r["setting"] == "virtio-mem requested-size" for r in doc["recommendations"])
 
 
 @pytest.mark.parametrize("kernel", ALL_KERNELS)
