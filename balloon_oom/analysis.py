@@ -18,6 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from . import host_facts
 from .balloons import find_balloons
+from .drivers.virtio_mem import apply_log as apply_virtio_mem_log
 from .errors import InputError
 from .memory import memory_figures
 from .analysis_logs import (current_boot_memory, first_from_logs, merge_events,
@@ -184,6 +185,7 @@ def build(collected: Union[Collected, Sequence[Collected]], source: Optional[Sou
         set_clock(analysis, files, logs)
     for scan in logs:
         analysis.signatures.extend(scan.signatures)
+    apply_virtio_mem_log(analysis)  # virtio-mem sizes need the log (drivers/virtio_mem.py)
     if not logs:
         warnings.append("no kernel log found (dmesg, journal, messages): OOM events cannot be "
                         f"seen; collect with {COLLECT_INSTRUCTION}")

@@ -32,6 +32,7 @@ class Driver(str, enum.Enum):
     XEN = "xen_balloon"
     S390_CMM = "s390_cmm"
     PSERIES_CMM = "pseries_cmm"
+    VIRTIO_MEM = "virtio_mem"
 
 
 class Accounting(str, enum.Enum):

@@ -66,6 +66,18 @@ BALLOON_FILES = (
     # s390 and pseries collaborative memory management
     '/proc/sys/vm/cmm_*',
     '/sys/devices/system/cmm/cmm0/*',
+    # virtio-mem (v5.8+): the device links, the device region and its added
+    # memory blocks (/proc/iomem "virtioN" / "System RAM (virtio_mem)"),
+    # the memory blocks' state and zone
+    '/sys/bus/virtio/drivers/virtio_mem/virtio*/features',
+    '/sys/bus/virtio/drivers/virtio_mem/virtio*/device',
+    '/sys/bus/virtio/drivers/virtio_mem/virtio*/status',
+    '/sys/module/virtio_mem/parameters/*',
+    '/proc/iomem',
+    '/sys/devices/system/memory/block_size_bytes',
+    '/sys/devices/system/memory/auto_online_blocks',
+    '/sys/devices/system/memory/memory*/state',
+    '/sys/devices/system/memory/memory*/valid_zones',
 )
 
 #: journald's persistent and volatile directories, in the order preferred.
@@ -127,9 +139,10 @@ class Balloon(Plugin, IndependentPlugin, RedHatPlugin, DebianPlugin,
         '/proc/xen/balloon',
         '/proc/sys/vm/cmm_pages',
         '/sys/devices/system/cmm/cmm0',
+        '/sys/bus/virtio/drivers/virtio_mem',
     )
     kernel_mods = ('virtio_balloon', 'vmw_balloon', 'hv_balloon',
-                   'xen_balloon', 'cmm')
+                   'xen_balloon', 'cmm', 'virtio_mem')
 
     option_list = _OPTIONS
 

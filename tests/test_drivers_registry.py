@@ -26,7 +26,8 @@ SAMPLE_LINES = {
 
 def test_registry_covers_every_driver_once_in_find_balloons_order():
     assert [s.driver for s in drivers.REGISTRY] == [
-        Driver.VIRTIO, Driver.VMWARE, Driver.HYPERV, Driver.XEN, Driver.S390_CMM, Driver.PSERIES_CMM]
+        Driver.VIRTIO, Driver.VMWARE, Driver.HYPERV, Driver.XEN, Driver.S390_CMM, Driver.PSERIES_CMM,
+        Driver.VIRTIO_MEM]
     assert all(isinstance(s, DriverSpec) for s in drivers.REGISTRY)
     assert drivers.spec(Driver.XEN).modules == ("xen_balloon",)
 
@@ -43,7 +44,7 @@ def test_each_line_matches_its_signature_first_and_no_other_drivers(kind, line):
     matched = [k for k, rx in drivers.SIGNATURES if rx.search(line)]
     assert matched[0] == kind
     assert {k.split(".")[0] for k in matched} == {kind.split(".")[0]}
-    sig = next(s for spec in drivers.REGISTRY for s in spec.signatures + drivers.EXTRA_SIGNATURES
+    sig = next(s for spec in drivers.REGISTRY for s in spec.signatures
                if s.kind == kind)
     assert sig.needle in line.encode()
 
@@ -76,7 +77,7 @@ def test_hypervisor_log_prefixes():
 
 
 def test_module_and_path_tables():
-    assert drivers.MODULES == ("virtio_balloon", "vmw_balloon", "hv_balloon", "xen_balloon", "cmm")
+    assert drivers.MODULES == ("virtio_balloon", "vmw_balloon", "hv_balloon", "xen_balloon", "cmm", "virtio_mem")
     assert "sys/devices/system/cmm/cmm0/*" in drivers.REPORT_PATHS
     assert "/proc/sys/vm/cmm_*" in drivers.LIVE_PATHS
     assert all(p.startswith("/") for p in drivers.LIVE_PATHS)

@@ -76,11 +76,12 @@ def test_tags_and_triggers():
         assert issubclass(Balloon, tag)
     assert Balloon.profiles == ("memory", "virt", "system")
     assert Balloon.kernel_mods == ("virtio_balloon", "vmw_balloon", "hv_balloon",
-                                   "xen_balloon", "cmm")
+                                   "xen_balloon", "cmm", "virtio_mem")
     # kernel_mods alone would mean "always enabled": files must be there too,
     # and sos 4.0 checks them with os.path.exists (no globbing)
     assert Balloon.files and not any("*" in f for f in Balloon.files)
     assert "/sys/bus/virtio/drivers/virtio_balloon" in Balloon.files
+    assert "/sys/bus/virtio/drivers/virtio_mem" in Balloon.files
 
 
 def test_module_imports_only_sos_and_stdlib():
@@ -179,6 +180,15 @@ EXPECTED_SPECS = [
     "/proc/xen/balloon",
     "/proc/sys/vm/cmm_*",
     "/sys/devices/system/cmm/cmm0/*",
+    "/sys/bus/virtio/drivers/virtio_mem/virtio*/features",
+    "/sys/bus/virtio/drivers/virtio_mem/virtio*/device",
+    "/sys/bus/virtio/drivers/virtio_mem/virtio*/status",
+    "/sys/module/virtio_mem/parameters/*",
+    "/proc/iomem",
+    "/sys/devices/system/memory/block_size_bytes",
+    "/sys/devices/system/memory/auto_online_blocks",
+    "/sys/devices/system/memory/memory*/state",
+    "/sys/devices/system/memory/memory*/valid_zones",
     "/proc/meminfo",
     "/proc/vmstat",
     "/proc/zoneinfo",

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..model import Accounting, Balloon, BootMemory, Driver, MemoryFigures
 from ..readers.files import ReportFiles
-from . import hyperv, pseries_cmm, s390_cmm, virtio, vmware, xen
+from . import hyperv, pseries_cmm, s390_cmm, virtio, virtio_mem, vmware, xen
 from .common import (
     DEBUGFS_MARKER,
     DriverSpec,
@@ -51,15 +51,7 @@ __all__ = ["REGISTRY", "DriverSpec", "LogSignature", "ReportContext", "find_ball
 
 #: In the order :func:`find_balloons` reports them.
 REGISTRY: Tuple[DriverSpec, ...] = (
-    virtio.SPEC, vmware.SPEC, hyperv.SPEC, xen.SPEC, s390_cmm.SPEC, pseries_cmm.SPEC,
-)
-
-#: For the lead: virtio_mem's two log kinds until the virtio_mem driver module joins the registry.
-EXTRA_SIGNATURES: Tuple[LogSignature, ...] = (
-    LogSignature("virtio_mem.plugged_size", re.compile(r"virtio_mem virtio\d+: plugged size: 0x[0-9a-f]+"),
-                 b"virtio_mem"),
-    LogSignature("virtio_mem.requested_size", re.compile(r"virtio_mem virtio\d+: requested size: 0x[0-9a-f]+"),
-                 b"virtio_mem"),
+    virtio.SPEC, vmware.SPEC, hyperv.SPEC, xen.SPEC, s390_cmm.SPEC, pseries_cmm.SPEC, virtio_mem.SPEC,
 )
 
 
@@ -74,13 +66,13 @@ def spec(driver: Driver) -> DriverSpec:
 
 _BY_DRIVER: Dict[Driver, DriverSpec] = {s.driver: s for s in REGISTRY}
 
-#: ``(kind, pattern)`` of every kernel-log message kind, drivers first, then :data:`EXTRA_SIGNATURES`.
+#: ``(kind, pattern)`` of every driver's kernel-log message kinds, in registry order.
 SIGNATURES: List[Tuple[str, "re.Pattern[str]"]] = [
     (sig.kind, sig.pattern) for s in REGISTRY for sig in s.signatures
-] + [(sig.kind, sig.pattern) for sig in EXTRA_SIGNATURES]
+]
 #: One needle per signature: every line a signature matches holds one of these.
 SIGNATURE_NEEDLES: Tuple[bytes, ...] = _unique(
-    sig.needle for sigs in [s.signatures for s in REGISTRY] + [EXTRA_SIGNATURES] for sig in sigs)
+    sig.needle for s in REGISTRY for sig in s.signatures)
 #: Signature kind (before the dot) -> the one hypervisor that driver runs on.
 DRIVER_HYPERVISOR: Dict[str, str] = {
     sig.kind.split(".")[0]: s.hypervisor for s in REGISTRY if s.hypervisor for sig in s.signatures

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..drivers import DEBUGINFO_MODULES, balloons_from_vmcore
+from ..drivers.virtio_mem import vmcore_from_program
 from ..errors import DebuginfoError, InputError
 from ..model import (
     Accounting,
@@ -371,4 +372,5 @@ def _read_vmcore(path: str, debuginfo: Optional[List[str]] = None) -> VmcoreSnap
         crash_time=crash_time,
         uptime_seconds=uptime,
     )
+    result.balloons += vmcore_from_program(prog, snap.log_lines)  # needs the log lines too
     return result

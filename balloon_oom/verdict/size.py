@@ -35,6 +35,7 @@ from .sources import (Interval, accounting_mode, cmm_notifier, collected_size, c
                       intersect, mem_info_parts, mib, old_show_mem, page_size, reserved_delta, show,
                       total_sources, totalram_is_managed, unaccounted_gap)
 from .thresholds import Thresholds
+from ..drivers.virtio_mem import bound_at_oom as virtio_mem_bound
 
 __all__ = ["SizeEstimate", "estimate", "mib", "page_size", "picture", "show"]
 
@@ -156,6 +157,11 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
                 sources.append(gap)
         parts_bound = (red[0] + used[0],
                        None if red[1] is None or used[1] is None else red[1] + used[1])
+    # virtio-mem: unplugged memory is neither in the printed Balloon: (NR_BALLOON_PAGES)
+    # nor (whole removed blocks) in pages reserved: its bound adds to the balloon's.
+    vmem = virtio_mem_bound(ev, analysis, arith)
+    if vmem is not None:
+        sources.append(vmem)
     for s in totals:
         caveats += s.error_bars
 
@@ -165,6 +171,10 @@ def estimate(ev: OomEvent, analysis: Analysis, last: bool, th: Thresholds) -> Si
         contradictions.append("the printed/vmcore size and the report's accounting disagree: "
                               + "; ".join(show(b[0], b[1]) for b in bounds))
     bounded = bool(totals) or parts_bound != (0, None)
+    if vmem is not None:
+        lo, hi = lo + vmem.lower_bytes, (None if hi is None or vmem.upper_bytes is None
+                                         else hi + vmem.upper_bytes)
+        bounded = True
 
     collected = collected_size(analysis)
     if collected is not None:

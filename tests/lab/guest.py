@@ -96,15 +96,17 @@ def parse_replies(lines: List[str]) -> Capture:
 def qemu_command(kc: KernelCache, initrd: Path, run_dir: Path, sock_dir: Path,
                  deflate_on_oom: bool, serial: Optional[str] = None,
                  append_extra: str = "", mem_mib: int = MEM_MIB,
-                 balloon_options: str = "", qemu_extra: Sequence[str] = ()) -> List[str]:
+                 balloon_options: str = "", qemu_extra: Sequence[str] = (),
+                 mem_opts: str = "") -> List[str]:
     """The QEMU command line (TCG; see kvm-6.1/README.md of the real captures).
 
     ``balloon_options``: more ``virtio-balloon-pci`` properties, e.g.
     ``free-page-reporting=on``; ``qemu_extra``: more QEMU arguments (``-bios
-    OVMF.fd``, ``-cpu max,+pdpe1gb``).
+    OVMF.fd``, ``-cpu max,+pdpe1gb``); ``mem_opts``: more ``-m`` options
+    (``slots=1,maxmem=512M`` for virtio-mem's device memory).
     """
     return [
-        "qemu-system-x86_64", "-accel", "tcg", "-m", str(mem_mib), "-smp", "1",
+        "qemu-system-x86_64", "-accel", "tcg", "-m", f"{mem_mib},{mem_opts}" if mem_opts else str(mem_mib), "-smp", "1",
         "-nodefaults", "-display", "none", "-no-reboot",
         "-kernel", str(kc.vmlinuz), "-initrd", str(initrd),
         # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
@@ -127,7 +129,7 @@ class Guest:
     def __init__(self, kc: KernelCache, initrd: Path, run_dir: Path, deflate_on_oom: bool,
                  boot_timeout: float = 300.0, append_extra: str = "",
                  balloon_options: str = "", mem_mib: int = MEM_MIB,
-                 qemu_extra: Sequence[str] = ()) -> None:
+                 qemu_extra: Sequence[str] = (), mem_opts: str = "") -> None:
         if shutil.which("qemu-system-x86_64") is None:
             raise LabUnavailable("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
         self.run_dir = run_dir
@@ -135,7 +137,7 @@ class Guest:
         self.sock_dir = Path(tempfile.mkdtemp(prefix="balloon-lab-"))
         self.cmdline = qemu_command(kc, initrd, run_dir, self.sock_dir, deflate_on_oom,
                                     append_extra=append_extra, balloon_options=balloon_options,
-                                    mem_mib=mem_mib, qemu_extra=qemu_extra)
+                                    mem_mib=mem_mib, qemu_extra=qemu_extra, mem_opts=mem_opts)
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.cmdline, stdin=subprocess.DEVNULL,
                                      stderr=open(run_dir / "qemu.stderr", "wb"))

@@ -24,6 +24,10 @@ echo 7 > /proc/sys/kernel/printk
 for m in $(cat /lib/modules/load-order); do
 	insmod /lib/modules/$m.ko || echo "@@ insmod $m failed"
 done
+# Extra modules some scenarios need: lab_modules=a,b on the kernel command line.
+for m in $(tr ' ' '\n' </proc/cmdline | sed -n 's/^lab_modules=//p' | tr ',' ' '); do
+	insmod /lib/modules/$m.ko || echo "@@ insmod $m failed"
+done
 mount -t debugfs none /sys/kernel/debug
 exec 3</dev/ttyS1 4>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo
@@ -60,6 +64,26 @@ send_tree() {
 		send_file "$f"
 	done
 }
+# virtio-mem: the driver's devices, its module, the memory blocks and iomem.
+capture_vmem() {
+	send_file /proc/iomem
+	for d in /sys/bus/virtio/drivers/virtio_mem/virtio*; do
+		[ -e "$d" ] || continue
+		send_link "$d"
+		for a in features device vendor status modalias; do
+			send_file "$d/$a"
+		done
+	done
+	send_tree /sys/module/virtio_mem
+	for f in block_size_bytes auto_online_blocks; do
+		send_file /sys/devices/system/memory/$f
+	done
+	for b in /sys/devices/system/memory/memory*; do
+		for a in state online valid_zones phys_index removable; do
+			send_file "$b/$a"
+		done
+	done
+}
 capture() {
 	for f in /proc/meminfo /proc/vmstat /proc/zoneinfo /proc/uptime \
 		/proc/sys/kernel/osrelease /proc/buddyinfo /proc/cmdline /proc/modules \
@@ -74,6 +98,7 @@ capture() {
 		done
 	done
 	send_tree /sys/module/virtio_balloon
+	[ -d /sys/bus/virtio/drivers/virtio_mem ] && capture_vmem
 	send_tree /sys/kernel/debug/virtio-balloon
 	send_cmd uname_-a uname -a
 	send_cmd uname_-r uname -r

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 
 from .errors import LabUnavailable
+from .extramods import extra_modules
 from .kernel import KernelCache, cache_root, lab_lock, log
 
 __all__ = ["CpioEntry", "build_hog", "busybox_path", "ensure_initramfs", "write_cpio"]
@@ -126,6 +127,11 @@ def _ensure_initramfs(kc: KernelCache) -> Path:
     entries.append(("bin/hog", 0o100755, hog.read_bytes(), (0, 0)))
     for name in kc.guest_modules:
         entries.append((f"lib/modules/{name}.ko", 0o100644, kc.module(name).read_bytes(), (0, 0)))
+    # Extra modules (extramods.py): in the archive, loaded only when the
+    # kernel command line names them (lab_modules=virtio_mem).
+    for name, extra in sorted(extra_modules(kc).items()):
+        entries.append((f"lib/modules/{name}.ko", 0o100644,
+                        (kc.modules_dir / extra["path"]).read_bytes(), (0, 0)))
     entries.append(("lib/modules/load-order", 0o100644,
                     "".join(m + "\n" for m in kc.guest_modules).encode(), (0, 0)))
     data = write_cpio(entries)

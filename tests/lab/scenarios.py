@@ -28,13 +28,15 @@ from .initramfs import ensure_initramfs
 from .kernel import KernelCache, log
 from .oomlog import oom_events
 from .sostree import write_tree
+from . import vmem
+from .extramods import ensure_extra_module
 
 __all__ = ["LAB_VERSION", "PHASES", "SCENARIOS", "Scenario", "run_scenario"]
 
 # Bump when init.sh, the capture set or the run layout changes: runs with an
 # older version in their ``done`` marker are redone.
 LAB_VERSION = "balloon-oom-lab-1"
-PHASES = ("before", "after-inflate", "after-oom")
+PHASES = ("before", "after-inflate", "after-unplug", "after-oom")
 MIB = 1 << 20
 #: Debian's ovmf package: UEFI firmware for the uefi scenario.
 OVMF = "/usr/share/ovmf/OVMF.fd"
@@ -58,10 +60,15 @@ class Scenario:
     mem_mib: int = MEM_MIB
     qemu_extra: Tuple[str, ...] = ()       # more QEMU arguments (firmware, CPU model)
     needs: Tuple[str, ...] = ()            # host files the scenario needs (OVMF)
+    # virtio-mem (tests/lab/vmem.py): device region, plugged at boot, then unplugged down to
+    vmem_region_mib: int = 0
+    vmem_plug_mib: int = 0
+    vmem_unplug_to_mib: int = 0
 
     @property
     def phases(self) -> List[str]:
-        return [p for p in PHASES if p != "after-inflate" or self.balloon_mib]
+        return [p for p in PHASES if (p != "after-inflate" or self.balloon_mib)
+                and (p != "after-unplug" or self.vmem_region_mib)]
 
     @property
     def vmcores(self) -> List[str]:
@@ -109,6 +116,10 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in (
                          "-object", "memory-backend-ram,id=m1,size=256M",
                          "-numa", "node,nodeid=0,memdev=m0,cpus=0",
                          "-numa", "node,nodeid=1,memdev=m1")),
+    Scenario("virtio-mem", "256 MiB guest with a 256 MiB virtio-mem device, all plugged at boot "
+             "(online_movable), 128 MiB unplugged over QMP (requested-size), no balloon, hog",
+             deflate_on_oom=False, balloon_mib=0, oom="hog", kdump_zlib=False, mem_mib=256,
+             vmem_region_mib=256, vmem_plug_mib=256, vmem_unplug_to_mib=128),
 )}
 
 
@@ -167,6 +178,15 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
         if not Path(need).exists():
             raise LabUnavailable(f"scenario {scenario.name} needs {need} (apt-get install ovmf)")
     run_dir.mkdir(parents=True)
+    append, mem_opts, qemu_extra = scenario.append, "", scenario.qemu_extra
+    if scenario.vmem_region_mib:
+        ensure_extra_module(kc, "virtio_mem")
+        # Added memory blocks onlined by the kernel into ZONE_MOVABLE (5.10 and 6.1
+        # build no default online policy: CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE unset).
+        append = " ".join(filter(None, (append, "memhp_default_state=online_movable",
+                                        "lab_modules=virtio_mem")))
+        mem_opts = f"slots=1,maxmem={scenario.mem_mib + scenario.vmem_region_mib}M"
+        qemu_extra = (*qemu_extra, *vmem.qemu_args(scenario.vmem_region_mib, scenario.vmem_plug_mib))
     initrd = ensure_initramfs(kc)
     t0 = time.monotonic()
     gt: Dict = {"lab_version": LAB_VERSION, "scenario": asdict(scenario),
@@ -174,9 +194,9 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
                 "qemu_version": _qemu_version(), "mem_bytes": scenario.mem_mib * MIB,
                 "balloon_target_bytes": None, "phases": {}, "dumps": [], "timings_s": {}}
     log(f"{scenario.name}: booting {kc.release} under TCG")
-    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom, append_extra=scenario.append,
+    with Guest(kc, initrd, run_dir, scenario.deflate_on_oom, append_extra=append,
                balloon_options=scenario.balloon_options, mem_mib=scenario.mem_mib,
-               qemu_extra=scenario.qemu_extra) as guest:
+               qemu_extra=qemu_extra, mem_opts=mem_opts) as guest:
         assert guest.qmp is not None
         gt["qemu_cmdline"] = guest.cmdline
         gt["qemu_sockets_dir"] = str(guest.sock_dir)
@@ -184,7 +204,18 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
         gt["guest_release"] = guest.guest_release
         guest.qmp.cmd("qom-set", path="balloon0", property="guest-stats-polling-interval", value=2)
 
+        if scenario.vmem_region_mib:
+            gt["virtio_mem"] = {"plug_wait": vmem.wait_size(guest.qmp, scenario.vmem_plug_mib * MIB)}
+            gt["virtio_mem"]["before"] = vmem.state(guest.qmp)
         gt["phases"]["before"] = {**_capture(guest, run_dir, scenario, "before"), **_balloon_state(guest)}
+        if scenario.vmem_region_mib:
+            target = scenario.vmem_unplug_to_mib * MIB
+            log(f"{scenario.name}: virtio-mem requested-size {target} (unplug)")
+            guest.qmp.cmd("qom-set", path=vmem.DEVICE, property="requested-size", value=target)
+            gt["virtio_mem"]["unplug_wait"] = vmem.wait_size(guest.qmp, target)
+            gt["virtio_mem"]["after-unplug"] = vmem.state(guest.qmp)
+            gt["phases"]["after-unplug"] = {**_balloon_state(guest),
+                                            **_capture(guest, run_dir, scenario, "after-unplug")}
 
         if scenario.balloon_mib:
             target = (scenario.mem_mib - scenario.balloon_mib) * MIB
@@ -221,6 +252,8 @@ def run_scenario(kc: KernelCache, scenario: Scenario, run_dir: Path) -> Dict:
         gt["hog_exit_status"] = done.rc
         # QEMU's balloon when the OOM is over, before anything the host does next.
         gt["at_oom"] = _balloon_state(guest)
+        if scenario.vmem_region_mib:
+            gt["virtio_mem"]["at_oom"] = vmem.state(guest.qmp)
         if scenario.host_deflate_after_oom:
             mem = gt["mem_bytes"]
             log(f"{scenario.name}: host deflates the balloon (value={mem})")
