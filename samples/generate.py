@@ -139,7 +139,7 @@ def provenance_md(roots: Dict[str, sosroots.FakeRoot], report_names: Dict[str, s
         "",
         "Captures: `/work/shared/real-captures` (see their README.md files); hand-made values exist",
         "only where no capture does, and are written with the kernel's own format strings",
-        "(`/work/shared/docs/kernel-balloon-facts.md`).",
+        "(each file names the kernel function whose format strings it follows).",
         "",
     ]
     for sample, root_name in SAMPLES.items():

@@ -89,7 +89,7 @@ def _hv_upstream() -> str:
 
 
 def _xen_proc() -> str:
-    """balloon_read() of the xenlinux trees (kernel-balloon-facts §1)."""
+    """balloon_read() of the XenLinux trees (drivers/xen/balloon.c there; /proc/xen/balloon)."""
     return ("Current allocation: %8d kB\nRequested target:   %8d kB\n"
             "Low-mem balloon:    %8d kB\nHigh-mem balloon:   %8d kB\n"
             "Driver pages:       %8d kB\nXen hard limit:          ??? kB\n"

@@ -24,7 +24,8 @@ What :data:`SPEC` declares:
   sub-blocks of an online block are taken with ``alloc_contig_range()`` and
   ``virtio_mem_fake_offline()`` calls ``adjust_managed_page_count(-n)``: still
   present, no longer managed (in an OOM report's ``pages reserved``). Both
-  since Linux kernel commit 5f1f79bbc9e2 (in v5.8).
+  since Linux kernel commit 5f1f79bbc9e2 ("virtio-mem: Paravirtualized memory
+  hotplug") (in v5.8).
 
 The size is "memory the hypervisor took back": the most the guest had
 plugged in this boot minus what is plugged (at collection; at an OOM in

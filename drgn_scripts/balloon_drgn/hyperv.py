@@ -126,7 +126,7 @@ def hv_balloon_state(prog: Program) -> HvBalloon:
         num_pages_ballooned=ballooned,
         num_pages_added=added,
         num_pages_onlined=onlined,
-        # Since Linux commit d180e0a1be6c ("Drivers: hv: Create debugfs file
+        # Since Linux kernel commit d180e0a1be6c ("Drivers: hv: Create debugfs file
         # with hyper-v balloon usage information") (in v6.0).
         max_dynamic_page_count=(
             dm.max_dynamic_page_count.value_()

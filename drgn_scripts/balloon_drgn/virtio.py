@@ -194,19 +194,19 @@ def virtio_balloon_state(vdev: Object) -> VirtioBalloon:
     vb = cast("struct virtio_balloon *", vdev.priv)
     vb_type = vb.type_.type
     if vb_type.has_member("oom_nb"):
-        # Since Linux commit "virtio-balloon: Switch back to OOM handler for
+        # Since Linux kernel commit "virtio-balloon: Switch back to OOM handler for
         # VIRTIO_BALLOON_F_DEFLATE_ON_OOM" (in v5.7).
         mechanism, member = "oom-notifier", "oom_nb"
     elif vb_type.has_member("shrinker"):
-        # Since Linux commit 71994620bb25 ("virtio_balloon: replace oom
+        # Since Linux kernel commit 71994620bb25 ("virtio_balloon: replace oom
         # notifier with shrinker") (in v4.19).
         mechanism, member = "shrinker", "shrinker"
     else:
-        # Linux commit 5a10b7dbf904 ("virtio_balloon: free some memory from
+        # Linux kernel commit 5a10b7dbf904 ("virtio_balloon: free some memory from
         # balloon on OOM") to v4.18.
         mechanism, member = "oom-notifier", "nb"
     if vb_type.has_member("shrinker"):
-        # The shrinker became a pointer with Linux commit "virtio_balloon:
+        # The shrinker became a pointer with the Linux kernel commit "virtio_balloon:
         # dynamically allocate the virtio-balloon shrinker" (in v6.7).
         shrinker_is_pointer: Optional[bool] = (
             vb.shrinker.type_.unqualified().kind == TypeKind.POINTER

@@ -82,8 +82,8 @@ def drgn_totalram_pages(vmlinux: Path, vmcore: Path) -> int:
         prog = drgn.Program(drgn.host_platform)
         prog.set_core_dump(str(path))
         prog.load_debug_info([str(vmlinux)])
-        # An atomic_long_t since Linux commit ca79b0c211af ("mm: convert
-        # totalram_pages and totalhigh_pages variables to atomic") (v5.0).
+        # An atomic_long_t since Linux kernel commit ca79b0c211af ("mm: convert
+        # totalram_pages and totalhigh_pages variables to atomic") (in v5.0).
         return prog["_totalram_pages"].counter.value_()
 
 

@@ -389,7 +389,7 @@ def test_host_deflate_after_the_oom(kernel):
 @pytest.mark.parametrize("kernel", ALL_KERNELS)
 def test_sysrq_f_oom_with_a_deflate_on_oom_balloon(kernel):
     """SysRq f with an inflated deflate-on-oom balloon: the notifier gives back
-    one call's worth (virtio_balloon's oom_pages, 256 pages); since Linux commit
+    one call's worth (virtio_balloon's oom_pages, 256 pages); since Linux kernel commit
     f530243a172d ("mm, oom: OOM sysrq should always kill a process") (in v5.17)
     the OOM killer then kills anyway; before it, freed pages end the OOM with no
     kill and no report (the lab's /init then ends the hog with SIGTERM)."""
