@@ -107,16 +107,33 @@ def _share(v: EventVerdict) -> str:
     return f" ({100 * v.balloon_bytes_at_oom / total:.0f}% of the guest's {_mib(total)})"
 
 
+def _balloon_part_may_hold(v: EventVerdict) -> bool:
+    """The balloons (not virtio-mem) may have held memory at this OOM: the size's
+    upper bound is unknown, or above what virtio-mem had surely taken back."""
+    vmem = sum(s.lower_bytes or 0 for s in v.size_sources if s.basis.startswith("virtio-mem"))
+    if not vmem:
+        return True
+    upper = v.balloon_upper_bytes if v.balloon_upper_bytes is not None else v.balloon_bytes_at_oom
+    return upper is None or upper > vmem
+
+
 def recommendations(analysis: Analysis) -> List[Recommendation]:
     """What to change, each from a finding of this analysis (none without one)."""
     out: List[Recommendation] = []
     contributed = [(ev, v) for ev, v in zip(analysis.oom_events, analysis.verdicts)
                    if v.verdict == "contributed"]
     drivers = {b.driver for b in analysis.balloons}
+    if contributed and not any(_balloon_part_may_hold(v) for _, v in contributed):
+        # virtio-mem's unplugged memory is the whole size at every such OOM:
+        # the balloons' own settings (deflate-on-OOM, targets) changed nothing.
+        drivers = {Driver.VIRTIO_MEM}
     if contributed:
         size = max((v.balloon_bytes_at_oom or 0) for _, v in contributed)
-        finding = f"the balloon held {_mib(size)} at an OOM and the verdict is contributed"
-        virtio = [b for b in analysis.balloons if b.driver == Driver.VIRTIO]
+        taker = "virtio-mem" if drivers == {Driver.VIRTIO_MEM} else "the balloon"
+        finding = (f"virtio-mem had taken back {_mib(size)} at an OOM and the verdict is contributed"
+                   if taker == "virtio-mem" else
+                   f"the balloon held {_mib(size)} at an OOM and the verdict is contributed")
+        virtio = [b for b in analysis.balloons if b.driver == Driver.VIRTIO and Driver.VIRTIO in drivers]
         if virtio and any(b.deflate_on_oom is False for b in virtio):
             why = finding + "; VIRTIO_BALLOON_F_DEFLATE_ON_OOM is not negotiated"
             out.append(Recommendation(
@@ -141,7 +158,7 @@ def recommendations(analysis: Analysis) -> List[Recommendation]:
         out.append(Recommendation(
             "host", "host memory overcommit",
             "check the host's memory overcommit (the hypervisor took this guest's memory "
-            "through the balloon)", finding))
+            f"through {taker})", finding))
     memcg = [ev for ev, v in zip(analysis.oom_events, analysis.verdicts)
              if ev.constraint == "memcg"]
     if memcg:

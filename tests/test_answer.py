@@ -104,3 +104,26 @@ def test_memory_not_short_points_away_from_memory_size():
                               "look at what made the allocation fail (a failed cgroup or "
                               "kernel-memory charge escalated by pagefault_out_of_memory() gives "
                               "this picture).")
+
+
+def test_virtio_mem_alone_gets_no_balloon_advice():
+    """A virtio-mem unplug that is the whole size at the OOM: the empty virtio
+    balloon's deflate-on-OOM setting changed nothing, so it is not advised."""
+    from balloon_oom.model import Balloon, Driver, SizeBound
+
+    a = analyze(str(SAMPLES / "kvm-deflate-off"))
+    v = a.verdicts[0]
+    upper = v.balloon_upper_bytes if v.balloon_upper_bytes is not None else v.balloon_bytes_at_oom
+    a.balloons.append(Balloon(driver=Driver.VIRTIO_MEM, device="virtio9"))
+    v.size_sources.append(SizeBound("virtio-mem: most plugged in this boot minus plugged at the OOM",
+                                    upper - (1 << 20), upper))
+    both = [r.setting for r in recommendations(a)]
+    assert both[:2] == ["<memballoon model='virtio' autodeflate='on'/>",
+                        "-device virtio-balloon-pci,deflate-on-oom=on"]
+    assert "virtio-mem requested-size" in both
+    v.size_sources[-1] = SizeBound("virtio-mem: most plugged in this boot minus plugged at the OOM",
+                                   upper, upper)
+    recs = recommendations(a)
+    assert [r.setting for r in recs] == ["virtio-mem requested-size", "host memory overcommit"]
+    assert recs[0].finding.startswith("virtio-mem had taken back ")
+    assert recs[1].action.endswith("through virtio-mem)")

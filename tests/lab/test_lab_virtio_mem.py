@@ -120,6 +120,9 @@ def test_analyzer_size_and_verdict_from_the_report(kernel):
     # 128 MiB taken back of a 384 MiB guest covers an order-0 shortfall and is material.
     assert doc["verdict"] == "contributed"
     assert any(r["setting"] == "virtio-mem requested-size" for r in doc["recommendations"])
+    # The guest's virtio balloon stayed empty: its deflate-on-OOM is not advised.
+    assert not any("deflate-on-oom" in r["setting"] or "autodeflate" in r["setting"]
+                   for r in doc["recommendations"])
 
 
 @pytest.mark.parametrize("kernel", ALL_KERNELS)
