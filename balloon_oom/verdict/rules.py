@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..model import (Accounting, Analysis, ButFor, Confidence, EventVerdict, Materiality,
+from ..model import (Accounting, Analysis, ButFor, Confidence, Driver, EventVerdict, Materiality,
                      OomEvent, Verdict)
 from ..sosrun import COLLECT_INSTRUCTION
 from .context import guest_bytes, notifier_note, reserved_signature, signature_reasons
@@ -280,8 +280,14 @@ def judge_event(ev: OomEvent, analysis: Analysis, thresholds: Thresholds,
     ruling = next(r for r in (rule(case) for rule in RULES) if r is not None)
     est = case.est
     point = est.point if est.bounded else None
-    reduced = any(b.accounting == Accounting.MEMTOTAL_REDUCED for b in analysis.balloons)
-    pic = picture(ev, analysis, None if est.upper_only else point, reduced)
+    reduced = any(b.accounting == Accounting.MEMTOTAL_REDUCED for b in analysis.balloons
+                  if b.driver != Driver.VIRTIO_MEM)
+    # virtio-mem's removed blocks are not in pages RAM at all, and how much of
+    # it is fake-offlined inside pages reserved is not known: the picture
+    # shows the balloons' part only.
+    vmem = sum(s.upper_bytes or 0 for s in est.sources if s.basis.startswith("virtio-mem"))
+    shown = None if est.upper_only or point is None else max(point - vmem, 0)
+    pic = picture(ev, analysis, shown, reduced)
     reasons = ruling.reasons + (case.context() if ruling.context else [])
     return EventVerdict(
         ruling.verdict, ruling.confidence, point, est.basis, est.upper_only, reasons,

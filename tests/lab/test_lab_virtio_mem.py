@@ -117,6 +117,9 @@ def test_analyzer_size_and_verdict_from_the_report(kernel):
     (ev,) = doc["oom_events"]
     assert ev["balloon_bytes_at_oom"] == taken_back(kernel)
     assert "virtio-mem" in ev["balloon_basis"]
+    # Unplugged blocks are not in pages RAM: the memory picture shows no balloon
+    # (the guest's virtio balloon stayed empty) and keeps pages reserved.
+    assert ev["picture"]["balloon"] == 0 and ev["picture"]["reserved"] > 0
     # 128 MiB taken back of a 384 MiB guest covers an order-0 shortfall and is material.
     assert doc["verdict"] == "contributed"
     assert any(r["setting"] == "virtio-mem requested-size" for r in doc["recommendations"])
