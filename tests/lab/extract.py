@@ -246,7 +246,7 @@ def _fetch(spec: KernelSpec, release: str, dest: Path) -> None:
             _extract(debs[pkg], dest, lambda n: _ko_name(mod_rel(n) or "") in wanted,
                      lambda n: f"lib/modules/{release}/{_ko_name(mod_rel(n) or '')}")
 
-    # The -dbg package: vmlinux and debug .ko of the loaded and balloon
+    # The -dbg package: vmlinux and debug .ko of the loaded, extra and balloon
     # modules. The debug vmlinux is usr/lib/debug/boot/vmlinux-<rel> up to
     # 6.12; 7.x's -dbg has it as usr/lib/debug/lib/modules/<rel>/vmlinux with
     # boot/vmlinux-<rel> a symlink to it. Written to the boot/ path here.
