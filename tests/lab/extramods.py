@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Modules only some scenarios load (``virtio_mem``), added to a cached kernel.
+"""Modules only some scenarios load (``virtio_mem``): their place in a cached kernel.
 
-A cached kernel (:mod:`tests.lab.kernel`) holds the modules every scenario
-loads. A scenario needing one more (the ``virtio-mem`` scenario's
-``virtio_mem``) gets it here, once per release: the image package(s) and the
-``-dbg`` package are downloaded again and only that module (stripped, to
-load) and its debug file (for drgn) are written into the kernel's directory,
-recorded in ``extra-modules.json``::
+A kernel fetched by :mod:`tests.lab.kernel` holds the modules every scenario
+loads and, since the fetch extracts :data:`~tests.lab.extract.EXTRA_MODULES`
+too, the ``virtio-mem`` scenario's ``virtio_mem`` (stripped, to load) and its
+debug file (for drgn), recorded in ``extra-modules.json``::
 
     {"virtio_mem": {"path": "kernel/drivers/virtio/virtio_mem.ko",
                     "depends": ["virtio", "virtio_ring"], "debug": "usr/lib/debug/..."}}
+
+A kernel cached before that (or a module not in that list) gets it here,
+once per release: the image package(s) and the ``-dbg`` package are
+downloaded again and only that module and its debug file are written.
 
 The initramfs carries every extra module of its kernel; ``/init`` loads those
 named by ``lab_modules=a,b`` on the kernel command line, so the other
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import Dict, List
 
 from .errors import LabUnavailable
-from .kernel import (KernelCache, _download, _extract, _image_packages, _ko_name, _modname,
-                     apt_options, cache_root, lab_lock, log, modinfo, spec_of)
+from .cache import cache_root, lab_lock, log
+from .debs import _download, _image_packages, apt_options, spec_of
+from .extract import _extract, _ko_name, _modname, modinfo
+from .kernel import KernelCache
 
 __all__ = ["ensure_extra_module", "extra_modules"]
 
