@@ -5,7 +5,7 @@
 loaded CI machine must not turn slowness into failures).  ``slow``: at least
 10 000 examples per property, for a fuzzing run by hand::
 
-    .venv/bin/python -m pytest tests/test_fuzz_parsers.py --hypothesis-profile=slow
+    .venv/bin/python -m pytest tests/test_fuzz_*.py --hypothesis-profile=slow
 
 (``--hypothesis-profile`` is hypothesis' own pytest option.)
 """
