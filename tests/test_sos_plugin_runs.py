@@ -14,7 +14,7 @@ import pytest
 
 from balloon_oom import sosrun
 from tests import sosroots
-from tests.sosreports import (EXPECTED_FILES, DEBUGFS_STATE, SOS_OWN, assert_clean_run,
+from tests.sosreports import (DEBUGFS_STATE, EXPECTED_FILES, SOS_OWN, assert_clean_run,
                               report_files, run_report)
 
 pytest.importorskip("sos", reason="needs Debian's sos (apt-get install sosreport)")
