@@ -10,7 +10,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip   # the venv (Debian's python3 is the one sos runs on)
   sosreport                          # the real sos (4.0 on Debian 12)
   python3-magic python3-packaging python3-pexpect python3-yaml  # sos 4.9.1 and 4.12.1 (tests/soslatest.py)
-  systemd-journal-remote             # writes the fake guests' journals (tests/sosroots.py)
+  systemd-journal-remote             # writes the fake guests' journals (tests/sosroots/journal.py)
   qemu-system-x86 busybox-static     # the real-guest lab
   ovmf                               # the lab's UEFI scenario (OVMF firmware)
   gcc libc6-dev cpio                 # the lab's static OOM "hog" program and initramfs

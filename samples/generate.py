@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the sample sosreports in samples/ with the real sos.
 
-For each sample, build the fake guest root (tests/sosroots.py, from the real
+For each sample, build the fake guest root (tests/sosroots/, from the real
 captures), run the system's sos on it with our plugin (balloon_oom.sosrun,
 ``--sysroot`` plus ``container=oci HOST=<root>``) in a UTS namespace whose
 hostname is ``guest``, then copy the report tree to ``samples/<name>/``
@@ -117,7 +117,7 @@ def provenance_md(roots: Dict[str, sosroots.FakeRoot], report_names: Dict[str, s
         "# Sample sosreports: provenance",
         "",
         "Made by `samples/generate.py`: each fake guest root below was built by",
-        "`tests/sosroots.py`, then Debian's real `sos report` 4.0 (`/usr/bin/sos`, run through",
+        "`tests/sosroots/`, then Debian's real `sos report` 4.0 (`/usr/bin/sos`, run through",
         "`balloon_oom.sosrun` with our plugin, `--sysroot ROOT` and `container=oci HOST=ROOT`,",
         "hostname `guest` in a UTS namespace) collected it with `-o balloon --build --no-report`.",
         "",

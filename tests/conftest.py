@@ -5,15 +5,19 @@
 loaded CI machine must not turn slowness into failures).  ``slow``: at least
 10 000 examples per property, for a fuzzing run by hand::
 
-    .venv/bin/python -m pytest tests/test_fuzz_parsers.py --hypothesis-profile=slow
+    .venv/bin/python -m pytest tests/test_fuzz_*.py --hypothesis-profile=slow
 
 (``--hypothesis-profile`` is hypothesis' own pytest option.)
 """
 
+import os
+import subprocess
 import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests import soslatest
 
 _COMMON = dict(
     deadline=None,
@@ -71,3 +75,54 @@ def tmpdir_str():
     """A scratch directory (as a ``str``) for a simulated kernel's compiled types."""
     with tempfile.TemporaryDirectory() as d:
         yield d
+
+
+# --- sos: the real-sos tests of tests/test_sos_plugin_{runs,analyzer}.py, collected again on
+# --- current sos by tests/test_sos_plugin_latest.py (which overrides the two below) -----------
+
+@pytest.fixture
+def sos_install():
+    """The sos the ``sos`` tests run: None is the system's (find_sos())."""
+    return None
+
+
+@pytest.fixture
+def expected_files():
+    """The files each root's report holds (another sos's tests may add some)."""
+    from tests.sosreports import EXPECTED_FILES
+
+    return EXPECTED_FILES
+
+
+# --- sos: current sos (tests/soslatest.py), shared by tests/test_soslatest.py and
+# --- tests/test_sos_plugin_latest*.py (fetched and probed once per session) ----------------------
+
+@pytest.fixture(scope="session", params=soslatest.SUITES)
+def latest(request):
+    """Each suite's sos, fetched on first use (skip, with the reason, if it cannot be)."""
+    try:
+        return soslatest.sos_latest(suite=request.param)
+    except soslatest.SosLatestUnavailable as exc:
+        pytest.skip(f"no current sos to test on: {exc}")
+
+
+@pytest.fixture(scope="session")
+def latest_install(latest):
+    from balloon_oom import sosrun
+
+    return sosrun.find_sos(latest.pythonpath)
+
+
+#: Asks whether the sos in PYTHONPATH writes ``environment`` into every report: the
+#: proxy variables sos collects by default (sos 567a5549, in 4.9.2 and 4.10), a file
+#: written even when none is set.
+_HAS_ENV_FILE = "import sos.report; print(hasattr(sos.report, 'default_env_vars'))"
+
+
+@pytest.fixture(scope="session")
+def report_extra(latest):
+    """Files this sos adds to every report: ``{"environment"}`` or nothing."""
+    out = subprocess.check_output([soslatest.INTERPRETER, "-c", _HAS_ENV_FILE],
+                                  env=dict(os.environ, PYTHONPATH=latest.pythonpath),
+                                  universal_newlines=True, cwd="/").strip()
+    return {"environment"} if out == "True" else set()
