@@ -1,8 +1,9 @@
 """Walk the members of a sosreport directory or tarball, in one pass.
 
-A tarball is never extracted: it is read as a stream (``tarfile`` mode
-``r|``, decompressed by :mod:`lzma`/:mod:`gzip`/:mod:`bz2` file objects), so a
-``.tar.xz`` is decompressed exactly once.  Nothing outside
+A tarball is never extracted: it is read as a stream (walked by
+:mod:`.tarstream`, decompressed by ``xz``/``gzip``/``bzip2``/``zstd`` in a
+child process or by the stdlib file objects), so a ``.tar.xz`` is
+decompressed exactly once.  Nothing outside
 the directory or archive given is ever opened: member names that climb out
 (``../``, absolute) are dropped, symbolic and hard links are *recorded*
 (resolved later inside the report by
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, Tuple
 
 from ..errors import InputError
+from . import tarstream
 from .files import normalize
 
 #: Top-level names of a report: a tarball whose first component is one of
@@ -304,17 +306,16 @@ def strip_top(name: str, is_dir: bool, state: dict) -> Optional[str]:
 
 def iter_tar_stream(raw: BinaryIO, label: str) -> Iterator[Member]:
     """Members of a tar archive read from the (decompressed) stream ``raw``;
-    ``label`` names the archive in errors.  The caller closes ``raw``."""
-    try:
-        tar = tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20)
-    except _CORRUPT as exc:
-        what = ("archive is truncated or corrupt"
-                if isinstance(exc, DecompressError) and exc.produced else
-                "not a readable tar archive")
-        raise InputError(f"{label}: {what} ({exc})") from None
+    ``label`` names the archive in errors.  The caller closes ``raw``.
+
+    Walked by :func:`.tarstream.walk` (``tarfile``'s header parsing, large
+    blocks, no per-byte copies); a member not read is skipped.
+    """
     state: dict = {}
+    first = True
     try:
-        for info in tar:
+        for info, data in tarstream.walk(raw, label):
+            first = False
             norm = normalize(info.name)
             if norm is None:
                 continue
@@ -330,15 +331,14 @@ def iter_tar_stream(raw: BinaryIO, label: str) -> Iterator[Member]:
                     target = target[len(prefix):]
                 if target is not None:
                     yield Member(name, "link", link_target="/" + target)
-            elif info.isreg():
-                fobj = tar.extractfile(info)
-                if fobj is None:
-                    continue
-                stream = _TarMemberStream(fobj, label)
+            elif data is not None:
                 yield Member(name, "file", size=info.size,
-                             opener=lambda f=stream: f)  # type: ignore[misc]
+                             opener=lambda f=data: f)  # type: ignore[misc]
     except _CORRUPT as exc:
-        raise InputError(f"{label}: archive is truncated or corrupt ({exc})") from None
+        what = ("not a readable tar archive"
+                if first and not (isinstance(exc, DecompressError) and exc.produced) else
+                "archive is truncated or corrupt")
+        raise InputError(f"{label}: {what} ({exc})") from None
 
 
 def read_capped(stream: BinaryIO, cap: int, chunk: int = 65536) -> Tuple[bytes, bool]:
