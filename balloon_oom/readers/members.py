@@ -162,6 +162,8 @@ _DECOMPRESSORS = (
 
 #: fcntl.F_SETPIPE_SZ (Linux; named in fcntl only from Python 3.10).
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+#: Pipe sizes asked for, in turn.
+_PIPE_SIZES = (8 << 20, 1 << 20)
 
 
 class DecompressError(OSError):
@@ -188,10 +190,15 @@ class _PipeStream(io.RawIOBase):
             self._proc = subprocess.Popen(list(argv), stdin=compressed,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._proc.stdout is not None
-        try:  # a 1 MiB pipe: fewer context switches between the tool and us
-            fcntl.fcntl(self._proc.stdout.fileno(), _F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
+        # A big pipe: the tool runs on while we scan a block, with fewer context
+        # switches.  Past /proc/sys/fs/pipe-max-size (1 MiB by default) only
+        # with CAP_SYS_RESOURCE, hence the fallback.
+        for size in _PIPE_SIZES:
+            try:
+                fcntl.fcntl(self._proc.stdout.fileno(), _F_SETPIPE_SZ, size)
+                break
+            except OSError:
+                continue
 
     def readable(self) -> bool:
         return True

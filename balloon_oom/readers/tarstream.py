@@ -24,8 +24,11 @@ from ..errors import InputError
 
 __all__ = ["CHUNK", "TarBlocks", "walk"]
 
-#: Bytes asked of the stream at a time.
-CHUNK = 4 << 20
+#: Bytes asked of the stream at a time: the block size of
+#: :func:`~balloon_oom.readers.stream.scan_stream`, so a log member's blocks
+#: reach the scanner as read, and small enough that a decompressor's pipe
+#: holds what it writes while one block is scanned.
+CHUNK = 1 << 20
 #: A GNU long name or pax header longer than this is refused (``tarfile``
 #: would read it whole into memory).
 HEADER_CAP = 1 << 20
