@@ -1,8 +1,9 @@
 """Walk the members of a sosreport directory or tarball, in one pass.
 
-A tarball is never extracted: it is read as a stream (``tarfile`` mode
-``r|``, decompressed by :mod:`lzma`/:mod:`gzip`/:mod:`bz2` file objects), so a
-``.tar.xz`` is decompressed exactly once.  Nothing outside
+A tarball is never extracted: it is read as a stream (walked by
+:mod:`.tarstream`, decompressed by ``xz``/``gzip``/``bzip2``/``zstd`` in a
+child process or by the stdlib file objects), so a ``.tar.xz`` is
+decompressed exactly once.  Nothing outside
 the directory or archive given is ever opened: member names that climb out
 (``../``, absolute) are dropped, symbolic and hard links are *recorded*
 (resolved later inside the report by
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, Tuple
 
 from ..errors import InputError
+from . import tarstream
 from .files import normalize
 
 #: Top-level names of a report: a tarball whose first component is one of
@@ -160,6 +162,8 @@ _DECOMPRESSORS = (
 
 #: fcntl.F_SETPIPE_SZ (Linux; named in fcntl only from Python 3.10).
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+#: Pipe sizes asked for, in turn.
+_PIPE_SIZES = (8 << 20, 1 << 20)
 
 
 class DecompressError(OSError):
@@ -186,10 +190,15 @@ class _PipeStream(io.RawIOBase):
             self._proc = subprocess.Popen(list(argv), stdin=compressed,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._proc.stdout is not None
-        try:  # a 1 MiB pipe: fewer context switches between the tool and us
-            fcntl.fcntl(self._proc.stdout.fileno(), _F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
+        # A big pipe: the tool runs on while we scan a block, with fewer context
+        # switches.  Past /proc/sys/fs/pipe-max-size (1 MiB by default) only
+        # with CAP_SYS_RESOURCE, hence the fallback.
+        for size in _PIPE_SIZES:
+            try:
+                fcntl.fcntl(self._proc.stdout.fileno(), _F_SETPIPE_SZ, size)
+                break
+            except OSError:
+                continue
 
     def readable(self) -> bool:
         return True
@@ -304,17 +313,16 @@ def strip_top(name: str, is_dir: bool, state: dict) -> Optional[str]:
 
 def iter_tar_stream(raw: BinaryIO, label: str) -> Iterator[Member]:
     """Members of a tar archive read from the (decompressed) stream ``raw``;
-    ``label`` names the archive in errors.  The caller closes ``raw``."""
-    try:
-        tar = tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20)
-    except _CORRUPT as exc:
-        what = ("archive is truncated or corrupt"
-                if isinstance(exc, DecompressError) and exc.produced else
-                "not a readable tar archive")
-        raise InputError(f"{label}: {what} ({exc})") from None
+    ``label`` names the archive in errors.  The caller closes ``raw``.
+
+    Walked by :func:`.tarstream.walk` (``tarfile``'s header parsing, large
+    blocks, no per-byte copies); a member not read is skipped.
+    """
     state: dict = {}
+    first = True
     try:
-        for info in tar:
+        for info, data in tarstream.walk(raw, label):
+            first = False
             norm = normalize(info.name)
             if norm is None:
                 continue
@@ -330,15 +338,14 @@ def iter_tar_stream(raw: BinaryIO, label: str) -> Iterator[Member]:
                     target = target[len(prefix):]
                 if target is not None:
                     yield Member(name, "link", link_target="/" + target)
-            elif info.isreg():
-                fobj = tar.extractfile(info)
-                if fobj is None:
-                    continue
-                stream = _TarMemberStream(fobj, label)
+            elif data is not None:
                 yield Member(name, "file", size=info.size,
-                             opener=lambda f=stream: f)  # type: ignore[misc]
+                             opener=lambda f=data: f)  # type: ignore[misc]
     except _CORRUPT as exc:
-        raise InputError(f"{label}: archive is truncated or corrupt ({exc})") from None
+        what = ("not a readable tar archive"
+                if first and not (isinstance(exc, DecompressError) and exc.produced) else
+                "archive is truncated or corrupt")
+        raise InputError(f"{label}: {what} ({exc})") from None
 
 
 def read_capped(stream: BinaryIO, cap: int, chunk: int = 65536) -> Tuple[bytes, bool]:
