@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from .drivers import ADVICE, LABELS
+from .drivers.virtio_mem import share as virtio_mem_share
 from .model import Analysis, Driver, EventVerdict, OomEvent, Recommendation, TimelineEntry
 from .sosrun import COLLECT_INSTRUCTION
 from .timeline import build_timeline
@@ -110,7 +111,7 @@ def _share(v: EventVerdict) -> str:
 def _balloon_part_may_hold(v: EventVerdict) -> bool:
     """The balloons (not virtio-mem) may have held memory at this OOM: the size's
     upper bound is unknown, or above what virtio-mem had surely taken back."""
-    vmem = sum(s.lower_bytes or 0 for s in v.size_sources if s.basis.startswith("virtio-mem"))
+    vmem = virtio_mem_share(v.size_sources)[0]
     if not vmem:
         return True
     upper = v.balloon_upper_bytes if v.balloon_upper_bytes is not None else v.balloon_bytes_at_oom

@@ -67,12 +67,11 @@ def spec(driver: Driver) -> DriverSpec:
 _BY_DRIVER: Dict[Driver, DriverSpec] = {s.driver: s for s in REGISTRY}
 
 #: ``(kind, pattern)`` of every driver's kernel-log message kinds, in registry order.
-SIGNATURES: List[Tuple[str, "re.Pattern[str]"]] = [
-    (sig.kind, sig.pattern) for s in REGISTRY for sig in s.signatures
-]
+#: Every driver's kernel-log message kinds, in registry order.
+LOG_SIGNATURES: Tuple[LogSignature, ...] = tuple(sig for s in REGISTRY for sig in s.signatures)
+SIGNATURES: List[Tuple[str, "re.Pattern[str]"]] = [(sig.kind, sig.pattern) for sig in LOG_SIGNATURES]
 #: One needle per signature: every line a signature matches holds one of these.
-SIGNATURE_NEEDLES: Tuple[bytes, ...] = _unique(
-    sig.needle for s in REGISTRY for sig in s.signatures)
+SIGNATURE_NEEDLES: Tuple[bytes, ...] = _unique(sig.needle for sig in LOG_SIGNATURES)
 #: Signature kind (before the dot) -> the one hypervisor that driver runs on.
 DRIVER_HYPERVISOR: Dict[str, str] = {
     sig.kind.split(".")[0]: s.hypervisor for s in REGISTRY if s.hypervisor for sig in s.signatures

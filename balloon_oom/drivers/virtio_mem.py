@@ -45,7 +45,7 @@ from ..model import Accounting, Balloon, BootMemory, Driver, Evidence, MemoryFig
 from ..readers.files import ReportFiles
 from .common import DriverSpec, LogSignature, ReportContext
 
-__all__ = ["ACCOUNTING_BASIS", "DRIVER_DIR", "SPEC", "apply_log", "bound_at_oom", "find_virtio_mem",
+__all__ = ["ACCOUNTING_BASIS", "BOUND_BASIS", "DRIVER_DIR", "SPEC", "share", "apply_log", "bound_at_oom", "find_virtio_mem",
            "parse_log", "vmcore_balloons", "vmcore_from_program"]
 
 DRIVER_DIR = "sys/bus/virtio/drivers/virtio_mem"
@@ -55,6 +55,9 @@ ACCOUNTING_BASIS = (
     "unplugged sub-blocks of online blocks are fake-offlined with adjust_managed_page_count(-n) "
     "(Linux kernel commit 5f1f79bbc9e2 (\"virtio-mem: Paravirtualized memory hotplug\") (in v5.8))"
 )
+
+#: The basis of virtio-mem's size bound at an OOM (:func:`bound_at_oom`).
+BOUND_BASIS = "virtio-mem: most plugged in this boot minus plugged at the OOM"
 
 _LINE = re.compile(r"^(?:\[\s*(\d+\.\d+)\]\s*)?.*?virtio_mem (virtio\d+): "
                    r"(start address|region size|device block size|memory block size|subblock size|"
@@ -265,8 +268,14 @@ def bound_at_oom(ev, analysis, arith: List[str]) -> Optional[SizeBound]:
                      f"{mx_hi >> 20}] MiB - plugged at the OOM = taken back [{lo >> 20}, "
                      f"{hi >> 20}] MiB")
         lo_sum, hi_sum = lo_sum + lo, hi_sum + hi
-    return SizeBound("virtio-mem: most plugged in this boot minus plugged at the OOM",
-                     lo_sum, hi_sum)
+    return SizeBound(BOUND_BASIS, lo_sum, hi_sum)
+
+
+def share(sources: List[SizeBound]) -> Tuple[int, int]:
+    """(lower, upper) bytes of a size's sources that are virtio-mem's (:func:`bound_at_oom`):
+    the part of a balloon size at an OOM that is unplugged memory, not a balloon's."""
+    mine = [s for s in sources if s.basis == BOUND_BASIS]
+    return sum(s.lower_bytes or 0 for s in mine), sum(s.upper_bytes or 0 for s in mine)
 
 
 def vmcore_from_program(prog, log_lines: List[str]) -> List[Balloon]:

@@ -23,7 +23,8 @@ import re
 from typing import Callable, NamedTuple, Optional, Tuple
 
 from balloon_oom.drivers import DRIVER_HYPERVISOR as _DRIVER_HYPERVISOR
-from balloon_oom.drivers import REGISTRY as _DRIVERS
+from balloon_oom.drivers import LOG_SIGNATURES as _LOG_SIGNATURES
+from balloon_oom.drivers import SIGNATURES as _DRIVER_SIGNATURES
 from balloon_oom.drivers import SIGNATURE_NEEDLES as _SIGNATURE_NEEDLES
 from balloon_oom.parsers.dmi import hardware_name
 from balloon_oom.parsers.oom import OOM_NEEDLES as _OOM_KIND_NEEDLES
@@ -101,8 +102,7 @@ def parse_boot_memory(text: str) -> Optional[Tuple[int, int, Optional[int]]]:
 # b3bb97b8a49f ("Drivers: hv: balloon: Add logging for dynamic memory
 # operations") (in v4.10)) and xen ("xen:balloon: ") set pr_fmt;
 # virtio_mem lines start "virtio_mem virtioN:".
-_LOG_SIGNATURES = tuple(sig for spec in _DRIVERS for sig in spec.signatures)
-_SIGNATURES = [(sig.kind, sig.pattern) for sig in _LOG_SIGNATURES]
+_SIGNATURES = _DRIVER_SIGNATURES
 #: Substrings one of which every driver message holds (a cheap test before the patterns).
 _SIGNATURE_HINTS = tuple(n.decode() for n in _SIGNATURE_NEEDLES)
 

@@ -44,6 +44,7 @@ from .criterion import but_for, materiality
 from .size import SizeEstimate, estimate, mib, page_size, picture, show
 from .thresholds import Thresholds
 from ..drivers import ALLOCATION_FRAMES
+from ..drivers.virtio_mem import share as virtio_mem_share
 
 #: Report verdict = the strongest event verdict, in this order.
 STRENGTH = {Verdict.CONTRIBUTED: 4, Verdict.UNDETERMINED: 3, Verdict.NO_LOG: 2,
@@ -285,7 +286,7 @@ def judge_event(ev: OomEvent, analysis: Analysis, thresholds: Thresholds,
     # virtio-mem's removed blocks are not in pages RAM at all, and how much of
     # it is fake-offlined inside pages reserved is not known: the picture
     # shows the balloons' part only.
-    vmem = sum(s.upper_bytes or 0 for s in est.sources if s.basis.startswith("virtio-mem"))
+    vmem = virtio_mem_share(est.sources)[1]
     shown = None if est.upper_only or point is None else max(point - vmem, 0)
     pic = picture(ev, analysis, shown, reduced)
     reasons = ruling.reasons + (case.context() if ruling.context else [])
