@@ -51,11 +51,6 @@ class VirtioMem:
     #: Sub-block size (SBM) or big-block size (BBM), bytes.
     unit_size: Optional[int]
 
-    @property
-    def unplugged_of_region(self) -> int:
-        """``region_size - plugged_size``: what the device could still plug."""
-        return self.region_size - self.plugged_size
-
 
 def for_each_virtio_mem_device(prog: Program):
     """The ``struct virtio_device *`` bound to the ``virtio_mem`` driver.
