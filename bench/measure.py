@@ -77,6 +77,16 @@ def engines_available() -> List[str]:
     return (["hyperscan"] if native_available() else []) + ["python"]
 
 
+def native_engines() -> str:
+    """Which native helpers this interpreter has: Hyperscan (the needles) and
+    NumPy (the line count of a big log), both from ``balloon-oom[fast]``."""
+    from balloon_oom.readers.prefilter import _numpy, native_available
+
+    numpy = _numpy()
+    return (f"hyperscan {'yes' if native_available() else 'no (pure-Python needles)'}, "
+            f"numpy {numpy.__version__ if numpy else 'no (bytes.count)'}")
+
+
 def found_pids(json_path: str) -> List[int]:
     with open(json_path) as f:
         doc = json.load(f)

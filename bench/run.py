@@ -30,6 +30,7 @@ Wall times are the best of ``--repeat`` runs; RSS is the largest.
 from __future__ import annotations
 
 import argparse
+import compileall
 import cProfile
 import glob
 import io
@@ -49,7 +50,7 @@ sys.path.insert(0, str(REPO))
 from bench.fleet import FLEET_HEADERS, case_fleet, case_fleet_many  # noqa: E402
 from bench.inputs import FORMAT_PATHS, build_report, make_tarball  # noqa: E402
 from bench.measure import (GOALS, analyzer, engines_available, found_pids,  # noqa: E402
-                           measure, print_table, ratio, row, timed)
+                           measure, native_engines, print_table, ratio, row, timed)
 
 # --- cases ------------------------------------------------------------------------------------
 
@@ -220,6 +221,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"balloon-oom benchmark: {os.cpu_count()} CPUs, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
           f"Python {sys.version.split()[0]}, workdir {work}", flush=True)
+    # Bytecode as an installed package has it: a run that compiles every module
+    # first (PYTHONDONTWRITEBYTECODE, a fresh checkout) would time the compiler.
+    compileall.compile_dir(str(REPO / "balloon_oom"), quiet=1)
+    print(f"  native engines: {native_engines()}", flush=True)
     rows: List[List[str]] = []
     try:
         if cases & {"1", "2"}:

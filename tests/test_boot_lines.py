@@ -66,7 +66,6 @@ def test_hypervisor_release_and_signatures():
         "hv_balloon.protocol", "hv_balloon.max_dynamic_memory", "hv_balloon.partial",
         "virtio_balloon.out_of_puff", "virtio_mem.plugged_size"]
     assert (scan.signatures[3].timestamp, scan.signatures[3].evidence.line) == (200.0, 6)
-    assert scan.last_monotonic == 0.0
 
 
 def test_signatures_are_bounded():

@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The block prefilter: the native and the Python engine find the same lines,
-and the lines a damaged log splits a needle across are both found."""
+"""The block prefilter: the native and the Python engine find the same lines
+and count the same lines, on the calling thread and on the helper thread."""
 
 import random
-import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 
 from balloon_oom.parsers.kernel_log import ALWAYS_NEEDLES, BOOT_NEEDLES
 from balloon_oom.readers import prefilter
-from balloon_oom.readers.prefilter import Prefilter, continued_lines
+from balloon_oom.readers.prefilter import Prefilter
 from tests import shared as _shared
 
 DATA = Path(__file__).parent / "data" / "oom"
@@ -63,7 +62,7 @@ def test_engines_agree_on_real_logs(path):
     py, hs = _engines()
     block = _whole_lines(path.read_bytes())
     a, b = py.scan(block), hs.scan(block)
-    assert (a.needles, a.boot, a.continued) == (b.needles, b.boot, b.continued)
+    assert a == b
     assert b.lines == block.count(b"\n")
 
 
@@ -75,29 +74,74 @@ def test_engines_agree_on_random_mixes(parts):
     py, hs = _engines()
     block = b"\n".join(p if isinstance(p, bytes) else b"" for p in parts) + b"\n"
     a, b = py.scan(block), hs.scan(block)
-    assert (a.needles, a.boot, a.continued) == (b.needles, b.boot, b.continued)
+    assert a == b
     assert b.lines == block.count(b"\n")
+    assert _overlapped(hs, [block]) == [a]
+
+
+def _overlapped(pf, blocks, end_pad=0):
+    """``Prefilter.overlapped`` from the first byte (helper thread, NumPy
+    count when it imports), each block in a bytearray with ``end_pad``
+    bytes of junk after its end."""
+    saved = prefilter.OVERLAP_MIN, prefilter.NUMPY_AFTER
+    prefilter.OVERLAP_MIN = prefilter.NUMPY_AFTER = 0
+    try:
+        with pf.overlapped() as submit:
+            out = []
+            for block in blocks:
+                buf = bytearray(block + b"Killed process\n" * end_pad)
+                out.append(submit(buf, len(block))())
+            return out
+    finally:
+        prefilter.OVERLAP_MIN, prefilter.NUMPY_AFTER = saved
+
+
+@pytest.mark.skipif(not REAL_LOGS, reason="no real logs")
+@pytest.mark.parametrize("engine", ["python"] + (["hyperscan"] if prefilter.native_available()
+                                                 else []))
+def test_overlapped_equals_scan_on_real_logs(engine):
+    """The helper thread's hits and the counted lines equal the plain scan's,
+    and nothing past ``end`` of a reused buffer is read."""
+    pf = Prefilter(ALWAYS_NEEDLES, BOOT_NEEDLES, engine=engine)
+    blocks = [_whole_lines(p.read_bytes()) for p in REAL_LOGS]
+    assert _overlapped(pf, blocks, end_pad=3) == [pf.scan(b) for b in blocks]
+    buf = bytearray(blocks[0] + b"[ 9.0] Killed process 1 (x)\n")
+    assert pf.scan(buf, len(blocks[0])) == pf.scan(blocks[0])
 
 
 @native
-def test_native_stamp_hint_never_misses_a_stamp():
+def test_helper_thread_error_reaches_the_caller_and_the_thread_ends():
+    import threading
+
+    class Broken:
+        def scan(self, *args, **kwargs):
+            raise OSError("scan failed")
+
     _, hs = _engines()
-    assert hs.scan(b"[   12.345678] x\n").maybe_stamped
-    assert hs.scan(b"Nov 26 05:27:25 vm kernel: [\xd9\xa3.\xd9\xa3] x\n").maybe_stamped
-    assert not hs.scan(b"Nov 26 05:27:25 vm sshd[123]: from 10.1.2.3 port 22\n").maybe_stamped
+    saved = prefilter.OVERLAP_MIN
+    prefilter.OVERLAP_MIN = 0
+    try:
+        with pytest.raises(OSError, match="scan failed"):
+            with hs.overlapped() as submit:
+                line = b"[ 1.0] Killed process 1 (x)\n"
+                assert submit(line, len(line))().needles == [0]
+                hs.engine._db = Broken()
+                submit(line, len(line))()
+    finally:
+        prefilter.OVERLAP_MIN = saved
+    assert not [t for t in threading.enumerate() if t.name == "balloon-oom prefilter"]
 
 
-@native
-@pytest.mark.parametrize("block", [
-    b"Nov 26 00:00:01 h a: x\nNov 26 00:00:02 h a: y\nNot a stamp\nNov 26 00:00:03 h a: z\n",
-    b"Nov 26 23:59:59 h a: x\nNov 27 00:00:00 h a: y\nNov 27 00:00:01 h a: z\n",
-    b"[ 1.0] a\n\n\n[ 2.0] b\n\n", b"\n\n\n", b"x\r\n\r\n\r\n", b"MESSAGE=a\nMEMORY=b\nM\n",
-])
-def test_native_continuations_and_line_count_on_edge_blocks(block):
-    py, hs = _engines()
-    a, b = py.scan(block), hs.scan(block)
-    assert a.continued == b.continued
-    assert b.lines == block.count(b"\n")
+def test_line_counter_numpy_and_bytes_count_agree():
+    counter = prefilter._LineCounter()
+    saved = prefilter.NUMPY_AFTER
+    prefilter.NUMPY_AFTER = 0
+    try:
+        for block in (b"", b"\n", b"a\nb\n\n", bytes(range(256)) * 50, b"\n" * 70000):
+            buf = bytearray(block + b"\n\n\n")
+            assert counter(buf, len(block)) == block.count(b"\n")
+    finally:
+        prefilter.NUMPY_AFTER = saved
 
 
 def test_needles_are_data():
@@ -105,49 +149,6 @@ def test_needles_are_data():
     assert pf.scan(b"a\nthe zebra\nb\n").needles == [2]
     with pytest.raises(ValueError):
         Prefilter([b"two\nlines"], engine="python")
-
-
-# --- damage -----------------------------------------------------------------------------------
-
-def test_continuations_of_a_hard_wrap_and_a_quoted_printable_break():
-    wrapped = (b"[  238.324946] Out of memory: Killed\n"
-               b"process 537 (login) total-vm:27584kB\n"
-               b"[  331.839393] hv_balloon: Balloon request will be partially fulfilled. (65=\n"
-               b"875 32768 54728) Balloon floor reached.\n"
-               b"  [  238.338585] systemd invoked oom-killer: gfp_mask=0x100cca\n"
-               b"> quoted\n")
-    starts = continued_lines(wrapped)
-    lines = [wrapped[s:wrapped.index(b"\n", s)] for s in starts]
-    assert lines == [b"process 537 (login) total-vm:27584kB",
-                     b"875 32768 54728) Balloon floor reached.",
-                     b"  [  238.338585] systemd invoked oom-killer: gfp_mask=0x100cca",
-                     b"> quoted"]
-
-
-@pytest.mark.parametrize("line", [
-    b"[    8.355603] hog invoked oom-killer: x", b"<4>[ 1.0] x", b"[Thu Nov 26 05:27:25 2026] x",
-    b"Nov 26 05:27:25 vm kernel: x", b"Nov  6 05:27:25 vm kernel: x",
-    b"2026-11-26T05:27:25.123456+00:00 vm kernel: x", b"-- Boot 0123abcd --",
-    b'{"MESSAGE":"x"}', b"MESSAGE=x", b"_BOOT_ID=x", b"",
-])
-def test_log_line_starts_are_not_continuations(line):
-    assert continued_lines(b"first\n" + line + b"\n") == []
-
-
-def test_every_split_of_every_needle_is_found():
-    """Wrap a kill line at each byte of each needle: a line of the pair is a hit
-    or a continuation, so both halves reach the scanner."""
-    pf = Prefilter(ALWAYS_NEEDLES, BOOT_NEEDLES, engine="python")
-    # ``__CURSOR=`` opens a journal export record: it only ever stands at the start
-    # of a line (column 0), where no hard wrap can split it.
-    for needle in [n for n in ALWAYS_NEEDLES + BOOT_NEEDLES if n != b"__CURSOR="]:
-        text = b"[  238.324946] Out of memory: x " + needle + b" y"
-        at = text.index(needle)
-        for k in range(1, len(needle)):
-            for brk in (b"\n", b"=\n", b" \n", b"\n  ", b"\n> "):
-                block = b"[ 1.0] before\n" + text[:at + k] + brk + text[at + k:] + b"\n[ 2.0] after\n"
-                second = block.index(b"\n", 14) + 1
-                assert second in pf.scan(block).continued, (needle, k, brk)
 
 
 def test_random_blocks_by_hand():
@@ -162,5 +163,4 @@ def test_random_blocks_by_hand():
         hits = pf.scan(block)
         assert hits.needles == _lines_by_hand(block, ALWAYS_NEEDLES + prefilter.OPAQUE_MARKERS)
         assert hits.boot == _lines_by_hand(block, BOOT_NEEDLES)
-        starts = [m.start() + 1 for m in re.finditer(rb"\n", block)][:-1]
-        assert set(hits.continued) <= set(starts)
+        assert hits.lines == block.count(b"\n")

@@ -66,6 +66,42 @@ def test_walk_equals_tarfile(monkeypatch, fmt, chunk, read):
     assert LONG in [g[0] for g in got] and len(got) == 9
 
 
+def _read_into(member, size):
+    """A member's bytes through ``readinto`` (as the stream scan reads), ``size`` at a time."""
+    out, buf = bytearray(), bytearray(size)
+    while True:
+        n = member.readinto(buf)
+        if not n:
+            return bytes(out)
+        out += buf[:n]
+
+
+class _NoReadinto(io.RawIOBase):
+    def __init__(self, data):
+        self._f = io.BytesIO(data)
+
+    def read(self, size=-1):
+        return self._f.read(size)
+
+    readinto = None
+
+
+@pytest.mark.parametrize("chunk", [512, 1000, 4 << 20])
+@pytest.mark.parametrize("size", [1, 700, 4096, 1 << 20])
+@pytest.mark.parametrize("raw", [io.BytesIO, _NoReadinto])
+def test_readinto_equals_tarfile(monkeypatch, chunk, size, raw):
+    """Straight from the stream into the caller's buffer once the block in hand
+    is used up, or from what is left of it; headers after it still parse."""
+    data = _archive(tarfile.PAX_FORMAT)
+    monkeypatch.setattr(tarstream, "CHUNK", chunk)
+    got = []
+    for i, (info, member) in enumerate(tarstream.walk(raw(data), "t")):
+        body = _read_into(member, size) if member is not None and i % 3 != 2 else None
+        got.append((info.name, info.type, info.linkname, info.size, body))
+    assert got == _with_tarfile(data, lambda i: i % 3 != 2)
+    assert sum(len(g[4] or b"") for g in got) > 70_000
+
+
 def test_ustar_long_name_split_into_prefix():
     out = io.BytesIO()
     name = "sosreport-x/" + "p" * 120 + "/meminfo"

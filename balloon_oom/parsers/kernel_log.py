@@ -73,7 +73,6 @@ class LogScan:
     signature_counts: Dict[str, int] = field(default_factory=dict)
     boots: int = 0
     lines: int = 0
-    last_monotonic: Optional[float] = None
 
 
 class KernelLogScanner(BootLines):
@@ -156,7 +155,6 @@ class KernelLogScanner(BootLines):
         if raw.endswith("=") and not raw.endswith("==") and self._fed_anyway(raw):
             self._flush_pending()
             self._qp = (raw, lineno)
-            self.note_timestamp(raw)  # as the stream scan's _last_timestamp sees it
             return
         if raw[:1] == "{":
             records = json_record(raw)
@@ -168,8 +166,6 @@ class KernelLogScanner(BootLines):
         if "=3D" in raw:
             raw = qp_decode(raw)
         ll = split_prefix(raw)
-        if ll.monotonic is not None:
-            self.scan.last_monotonic = ll.monotonic
         if self._pending is not None:
             pll, praw, pline = self._pending
             self._pending = None
@@ -323,14 +319,6 @@ class KernelLogScanner(BootLines):
     def export_open(self) -> bool:
         """A journal export record has started and not ended yet."""
         return self._export is not None
-
-    def note_timestamp(self, line: Union[bytes, str]) -> bool:
-        """Track ``last_monotonic`` from a line that is not fed; True if it had one."""
-        ll = split_prefix(decode_line(line))
-        if ll.monotonic is not None:
-            self.scan.last_monotonic = ll.monotonic
-            return True
-        return False
 
     def close(self) -> LogScan:
         """End of input: a report still open is kept with ``complete=False``."""

@@ -166,8 +166,8 @@ KINDS: Tuple[LineKind, ...] = (
              no_needle="a MESSAGE that is not UTF-8 is a byte list: the prefilter's OPAQUE_MARKERS"),
     LineKind("damage.continuation", None, lambda t: False,
              "the message a hard wrap or a soft break cut (parsers.rejoin)",
-             no_needle="a line starting with no log-line prefix is fed with the line before it "
-                       "(readers.prefilter.continued_lines)"),
+             no_needle="a continuation holds no needle: it is fed because the line before it "
+                       "holds one and waits for it (KernelLogScanner.in_report)"),
 ) + tuple(
     LineKind(f"signature.{kind}", _needle_of(kind), rx.search, "LogScan.signatures")
     for kind, rx in _SIGNATURES

@@ -3,65 +3,49 @@
 
 A big kernel log is read in blocks of whole lines (see
 :func:`balloon_oom.readers.stream.scan_stream`).  For each block,
-:meth:`Prefilter.scan` gives the starts of
-
-* the lines holding one of the scanner's needles (``needles``), and of
-  the lines holding one of the ``boot`` needles, each kind found in one pass;
-* the lines that may *continue* the line before them
-  (:func:`continued_lines`): a hard wrap or a quoted-printable soft break
-  can split a needle in two, and a line split that way starts with none of
-  the prefixes a log line starts with;
-* the lines whose message is opaque to a byte search: ``journalctl -o json``
-  writes a message that is not valid UTF-8 as an array of numbers.
+:meth:`Prefilter.scan` gives the starts of the lines holding one of the
+scanner's needles (``needles``) and of those holding one of the ``boot``
+needles, and the number of lines in the block.  A line whose message is
+opaque to a byte search (``journalctl -o json`` writes a message that is not
+valid UTF-8 as an array of numbers) counts as a needle line.
 
 The needles are data, given by the caller.  With the ``hyperscan`` package
 (Intel's Hyperscan; ``pip install 'balloon-oom[fast]'``) every needle is
-found in one native pass over the block; without it one ``bytes.find`` pass
-per needle is made.  Both engines give the same lines (the tests run them
-against each other on the real logs and on random mixes).
+found in one native pass over the block, which releases the GIL: inside
+:meth:`Prefilter.overlapped` that pass runs on a helper thread while the
+calling thread counts the block's lines (with NumPy, also in ``[fast]``,
+once a log is big), so the two passes take the time of one on two cores.
+Without Hyperscan one ``bytes.find`` pass per needle is made.  Both engines give the same lines (the tests run them against each
+other on the real logs and on random mixes).
 
 >>> pf = Prefilter([b"oom", b"Killed process"], [b"Memory: "], engine="python")
->>> block = b"[ 1.0] a\\n[ 2.0] x invoked oom-killer\\n[ 3.0] Memory: 1K/2K available\\nwrapped\\n"
->>> h = pf.scan(block)
->>> h.needles, h.boot, h.continued
-([9], [37], [68])
->>> block[68:75]
-b'wrapped'
+>>> block = b"[ 1.0] a\\n[ 2.0] x invoked oom-killer\\n[ 3.0] Memory: 1K/2K available\\n"
+>>> pf.scan(block)
+BlockHits(needles=[9], boot=[37], lines=3)
 """
 
 from __future__ import annotations
 
-import re
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+import contextlib
+import os
+import threading
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Union
 
-__all__ = [
-    "BlockHits",
-    "OPAQUE_MARKERS",
-    "STAMP_TAIL",
-    "Prefilter",
-    "continued_lines",
-    "native_available",
-]
-
-#: What a line that opens a log line starts with (else it may continue the
-#: line before): a printk time or ``dmesg -T`` stamp or a serial console's
-#: ``[  OK  ]``; a JSON object (``journalctl -o json``); a ``<N>`` console
-#: level (vmcore-dmesg); a journal ``-- Boot … --`` marker; a syslog/journal
-#: ``Mon DD`` stamp; a journal export field ``NAME=``; an ISO date; or
-#: nothing at all (an empty line).
-_NEW_LINE = (rb"\r?\n|[\[{]|<[0-9]|-- |[A-Z][a-z]{2} [ 0-9][0-9] |[A-Z_][A-Z0-9_]*=|"
-             rb"[0-9]{4}-[0-9]")
-_CONTINUED = re.compile(rb"\n(?!" + _NEW_LINE + rb")")
-_NEW_LINE_AT = re.compile(_NEW_LINE)
+__all__ = ["BlockHits", "OPAQUE_MARKERS", "Prefilter", "native_available"]
 
 #: Lines whose message bytes a search cannot see: ``journalctl -o json``
 #: prints a MESSAGE that is not valid UTF-8 as a list of byte values.
 OPAQUE_MARKERS = (b'"MESSAGE":[', b'"MESSAGE" : [')
 
+#: A block smaller than this is scanned on the calling thread: handing it to
+#: the helper costs more than the overlap gains.
+OVERLAP_MIN = 256 * 1024
+#: Lines are counted by NumPy (when it imports) past this many bytes of a stream.
+NUMPY_AFTER = 8 * 1024 * 1024
 
-#: A printk time stamp ends this way (``.micros]``): a block without it has no
-#: stamped line.  Only the native engine looks (in the same pass).
-STAMP_TAIL = rb"\.[0-9\x80-\xff]+\]"
+
+#: A block of log: ``bytes``, or a ``bytearray`` read into and scanned up to an end.
+Block = Union[bytes, bytearray]
 
 
 class BlockHits(NamedTuple):
@@ -71,32 +55,11 @@ class BlockHits(NamedTuple):
     needles: List[int]
     #: Lines holding a boot needle.
     boot: List[int]
-    #: Lines that may continue the line before them (:func:`continued_lines`);
-    #: None when not asked for.
-    continued: Optional[List[int]]
-    #: False when the block certainly holds no printk time stamp
-    #: (:data:`STAMP_TAIL`); True when it may.
-    maybe_stamped: bool = True
-    #: Lines in the block, when the engine counted them on the way (else None).
-    lines: Optional[int] = None
+    #: ``\\n`` in the block: its lines, the block being whole lines.
+    lines: int
 
 
-def continued_lines(block: bytes) -> List[int]:
-    """Starts of the lines of ``block`` (whole lines) that may continue the
-    line before them: those starting with no log-line prefix.  The first
-    line of the block is never one (nothing before it is known).
-
-    One ``re`` pass: measured faster here than Hyperscan, whose literal
-    matcher stops at every newline for a pattern anchored on one.
-
-    >>> continued_lines(b"Nov 26 05:27:25 vm kernel: Out of memory: Killed\\nprocess 1 (a)\\n\\n[ 1.0] x\\n")
-    [49]
-    """
-    last = len(block) - 1
-    return [m.start() + 1 for m in _CONTINUED.finditer(block) if m.start() < last]
-
-
-def _line_starts(block: bytes, ends: Sequence[int]) -> List[int]:
+def _line_starts(block: Block, ends: Sequence[int]) -> List[int]:
     """Starts of the lines holding the bytes just before each offset of ``ends``."""
     rfind = block.rfind
     return sorted({rfind(b"\n", 0, e - 1) + 1 for e in ends})
@@ -110,26 +73,27 @@ class _PythonEngine:
     def __init__(self, groups: Sequence[Sequence[bytes]]) -> None:
         self._groups = [tuple(g) for g in groups]
 
-    def ends(self, block: bytes, continuations: bool = True
-             ) -> Tuple[List[List[int]], Optional[List[int]], bool, Optional[int]]:
+    def ends(self, block: Block, end: int) -> List[List[int]]:
+        """Per group, the offsets just past each needle found in ``block[:end]``
+        (one per line and needle)."""
         out = []
         find = block.find
         for group in self._groups:
             ends: List[int] = []
             for needle in group:
-                i = find(needle)
+                i = find(needle, 0, end)
                 while i >= 0:
                     ends.append(i + len(needle))
-                    nl = find(b"\n", i)
+                    nl = find(b"\n", i, end)
                     if nl < 0:
                         break
-                    i = find(needle, nl + 1)
+                    i = find(needle, nl + 1, end)
             out.append(ends)
-        return out, continued_lines(block) if continuations else None, True, None
+        return out
 
 
 def _on_match(ident: int, start: int, end: int, flags: int, context) -> None:
-    context[ident].append(end)
+    context.append((ident, end))
 
 
 def _literal(needle: bytes) -> bytes:
@@ -138,79 +102,93 @@ def _literal(needle: bytes) -> bytes:
 
 
 class _HyperscanEngine:
-    """Every needle of every group, :data:`STAMP_TAIL` (first match only) and
-    the lines not starting with the byte most lines start with, in one
-    Hyperscan pass.
-
-    That byte ``c`` (the first of the block's last line) also gives the
-    line count without a per-byte count of newlines: one
-    ``bytes.count(b"\\n" + c)`` (which skips) plus the lines found not
-    starting with ``c``.  Those few lines are checked against the log-line
-    prefixes one by one; the ``c`` lines are new log lines when ``c`` is a
-    bracket, or when as many start with the last line's whole prefix
-    (``Nov 26 ``); else :func:`continued_lines` decides, as the Python engine.
-    """
+    """Every needle of every group in one Hyperscan pass (a database of
+    literals only: a pattern anchored on a frequent byte such as ``\\n`` would
+    stop its literal matcher at every line)."""
 
     name = "hyperscan"
 
     def __init__(self, groups: Sequence[Sequence[bytes]]) -> None:
         import hyperscan  # type: ignore
 
-        self._hs = hyperscan
-        self._patterns: List[bytes] = []
+        patterns: List[bytes] = []
         self._group_of: List[int] = []
         for g, group in enumerate(groups):
             for needle in group:
-                self._patterns.append(_literal(needle))
+                patterns.append(_literal(needle))
                 self._group_of.append(g)
         self._ngroups = len(groups)
-        self._stamp = len(self._patterns)
-        self._other = self._stamp + 1
-        self._dbs: dict = {}
-        # Fail here, not on the first block, if Hyperscan cannot run; the
-        # databases (one per first byte, ~13 ms each) are built when needed.
-        probe = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        probe.compile(expressions=[b"x"], ids=[0], elements=1, flags=[0])
+        # Compiled here, so that a CPU Hyperscan cannot run on fails at once.
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._db.compile(expressions=patterns, ids=list(range(len(patterns))),
+                         elements=len(patterns), flags=[0] * len(patterns))
 
-    def _db(self, first: bytes):
-        db = self._dbs.get(first)
-        if db is None:
-            hs = self._hs
-            patterns = self._patterns + [STAMP_TAIL, b"\\n[^" + _literal(first) + b"]"]
-            flags = [0] * self._stamp + [hs.HS_FLAG_SINGLEMATCH, 0]
-            db = hs.Database(mode=hs.HS_MODE_BLOCK)
-            db.compile(expressions=patterns, ids=list(range(len(patterns))),
-                       elements=len(patterns), flags=flags)
-            if len(self._dbs) > 16:
-                self._dbs.clear()
-            self._dbs[first] = db
-        return db
+    def matches(self, block: Block, end: int) -> list:
+        """``(pattern id, end offset)`` of every match in ``block[:end]``;
+        releases the GIL while it scans (but for the few match callbacks)."""
+        found: list = []
+        self._db.scan(block if end == len(block) else memoryview(block)[:end],
+                      match_event_handler=_on_match, context=found)
+        return found
 
-    def ends(self, block: bytes, continuations: bool = True
-             ) -> Tuple[List[List[int]], Optional[List[int]], bool, Optional[int]]:
-        last = block.rfind(b"\n", 0, len(block) - 1) + 1
-        first = block[last:last + 1]
-        if first in (b"", b"\n", b"\r"):  # "\n\n" overlaps itself: count() would miss some
-            first = b"["
-        per_pattern: List[List[int]] = [[] for _ in range(self._other + 1)]
-        self._db(first).scan(block, match_event_handler=_on_match, context=per_pattern)
+    def ends(self, block: Block, end: int, found: Optional[list] = None) -> List[List[int]]:
         out: List[List[int]] = [[] for _ in range(self._ngroups)]
-        for ident in range(self._stamp):
-            if per_pattern[ident]:
-                out[self._group_of[ident]].extend(per_pattern[ident])
-        others = [e - 1 for e in per_pattern[self._other]]
-        with_first = block.count(b"\n" + first)
-        lines = 1 + with_first + len(others)
-        if not continuations:
-            return out, None, bool(per_pattern[self._stamp]), lines
-        match = _NEW_LINE_AT.match
-        continued = [s for s in others if not match(block, s)]
-        if with_first and first not in (b"[", b"{"):
-            head = match(block, last)
-            if head is None or not head.group() or \
-                    block.count(b"\n" + head.group()) != with_first:
-                continued = continued_lines(block)
-        return out, continued, bool(per_pattern[self._stamp]), lines
+        group_of = self._group_of
+        for ident, at in self.matches(block, end) if found is None else found:
+            out[group_of[ident]].append(at)
+        return out
+
+
+class _Helper:
+    """One helper thread running the native pass of one block at a time.
+
+    :meth:`start` returns once the helper is inside the native call (it has
+    released the GIL, or is about to), so the caller's own pass that follows
+    (``bytes.count``, which holds the GIL throughout) runs beside it and does
+    not hold it off."""
+
+    def __init__(self, work: Callable[[Block, int], list]) -> None:
+        self._work = work
+        self._go = threading.Semaphore(0)
+        self._started = threading.Semaphore(0)
+        self._done = threading.Semaphore(0)
+        self._block: Optional[Block] = None
+        self._end = 0
+        self._result: list = []
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, name="balloon-oom prefilter",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._go.acquire()
+            block = self._block
+            if block is None:
+                return
+            self._started.release()
+            try:
+                self._result = self._work(block, self._end)
+            except BaseException as e:  # handed to the caller, raised there
+                self._error = e
+            self._done.release()
+
+    def start(self, block: Block, end: int) -> None:
+        self._block, self._end, self._error = block, end, None
+        self._go.release()
+        self._started.acquire()
+
+    def result(self) -> list:
+        self._done.acquire()
+        self._block = None
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def stop(self) -> None:
+        self._block = None
+        self._go.release()
+        self._thread.join()
 
 
 def native_available() -> bool:
@@ -249,10 +227,94 @@ class Prefilter:
     def engine_name(self) -> str:
         return self.engine.name  # type: ignore[attr-defined]
 
-    def scan(self, block: bytes, continuations: bool = True) -> BlockHits:
-        """The hits of ``block`` (whole ``\\n``-terminated lines); without
-        ``continuations`` (their check is a pass of its own) ``continued`` is None."""
-        (needle_ends, boot_ends), continued, stamped, lines = \
-            self.engine.ends(block, continuations)  # type: ignore[attr-defined]
+    def scan(self, block: Block, end: Optional[int] = None) -> BlockHits:
+        """The hits of ``block[:end]`` (whole ``\\n``-terminated lines; all of
+        ``block`` when ``end`` is None), on this thread."""
+        end = len(block) if end is None else end
+        needle_ends, boot_ends = self.engine.ends(block, end)  # type: ignore[attr-defined]
         return BlockHits(_line_starts(block, needle_ends), _line_starts(block, boot_ends),
-                         continued, stamped, lines)
+                         block.count(b"\n", 0, end))
+
+    @contextlib.contextmanager
+    def overlapped(self) -> Iterator[Callable[[Block, int], Callable[[], BlockHits]]]:
+        """``submit(block, end)``, which starts the native pass over ``block[:end]`` on a
+        helper thread, counts its lines, and returns a function giving its
+        :class:`BlockHits` (the same as :meth:`scan`'s); what the caller does
+        before asking (reading the next block) runs beside the native pass.
+        One block at a time: ask for a block's hits before submitting the
+        next.  The thread lives only inside the ``with``: a process forked
+        outside it (the fleet forks one per report) inherits no thread.  With
+        the Python engine, on a single CPU, or for a block under
+        :data:`OVERLAP_MIN`, the hits are found at once, on this thread."""
+        engine = self.engine
+        helper: Optional[_Helper] = None
+        counter = _LineCounter()
+        threads = isinstance(engine, _HyperscanEngine) and _cpus() > 1
+
+        def submit(block: Block, end: int) -> Callable[[], BlockHits]:
+            nonlocal helper
+            if not threads or end < OVERLAP_MIN:
+                needles, boot = engine.ends(block, end)  # type: ignore[attr-defined]
+                hits = BlockHits(_line_starts(block, needles), _line_starts(block, boot),
+                                 counter(block, end))
+                return lambda: hits
+            if helper is None:
+                helper = _Helper(engine.matches)
+            helper.start(block, end)
+            lines = counter(block, end)
+
+            def hits() -> BlockHits:
+                needle_ends, boot_ends = engine.ends(block, end, helper.result())
+                return BlockHits(_line_starts(block, needle_ends),
+                                 _line_starts(block, boot_ends), lines)
+            return hits
+
+        try:
+            yield submit
+        finally:
+            if helper is not None:
+                helper.stop()
+
+
+class _LineCounter:
+    """``block.count(b"\\n")``, by NumPy once a stream has gone past
+    :data:`NUMPY_AFTER` bytes and NumPy imports (``balloon-oom[fast]``):
+    ``bytes.count`` reads ~1 GB/s here, NumPy's compare-and-count ~4 GB/s,
+    and its import (~0.1 s) is paid only by a big log."""
+
+    def __init__(self) -> None:
+        self._seen = 0
+        self._np = None
+        self._out = None  # one bool array, reused: a fresh one per block costs page faults
+
+    def __call__(self, block: Block, end: int) -> int:
+        if self._np is None:
+            self._seen += end
+            if self._seen <= NUMPY_AFTER:
+                return block.count(b"\n", 0, end)
+            self._np = _numpy()
+        if self._np is False:
+            return block.count(b"\n", 0, end)
+        np = self._np
+        if self._out is None or len(self._out) < end:
+            self._out = np.empty(end, dtype=bool)
+        out = self._out[:end]
+        np.equal(np.frombuffer(block, np.uint8, count=end), 10, out=out)
+        return int(np.count_nonzero(out))
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _numpy():
+    """The ``numpy`` module, or False when it does not import."""
+    try:
+        import numpy
+    except Exception:  # ImportError, or a broken install: bytes.count does it
+        return False
+    return numpy

@@ -91,6 +91,25 @@ class TarBlocks:
         self.pos += len(piece)
         return piece
 
+    def take_into(self, b) -> int:
+        """Up to ``len(b)`` bytes into ``b`` (at least one unless the stream
+        ended): what is left of the current block, else straight from the
+        stream, without a block of its own in between."""
+        if len(b) <= 0:
+            return 0
+        if self.pos < len(self.buf):
+            n = min(len(b), len(self.buf) - self.pos)
+            b[:n] = memoryview(self.buf)[self.pos:self.pos + n]
+            self.pos += n
+            return n
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is None:
+            return self.take_into(b) if self._fill() else 0
+        n = readinto(b) or 0
+        self.base += len(self.buf) + n
+        self.buf, self.pos = b"", 0
+        return n
+
     def skip_to(self, offset: int) -> bool:
         """Move forward to stream ``offset``; False if the stream ends first."""
         while self.tell() < offset:
@@ -139,9 +158,23 @@ class MemberData(io.RawIOBase):
         return piece
 
     def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
+        """As :meth:`read`, into ``b`` (the stream scan's reused buffers), with
+        no ``bytes`` of its own."""
+        size = min(len(b), self._left)
+        if size <= 0:
+            return 0
+        if self._blocks.tell() != self._start:
+            raise ValueError("tar member read after the archive moved past it")
+        try:
+            n = self._blocks.take_into(memoryview(b)[:size])
+        except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
+            raise InputError(f"{self._label}: archive is truncated or corrupt ({exc})") from None
+        if not n:
+            raise InputError(f"{self._label}: archive is truncated or corrupt "
+                             "(unexpected end of data)")
+        self._left -= n
+        self._start += n
+        return n
 
 
 def _next_info(blocks: TarBlocks) -> Optional[tarfile.TarInfo]:
