@@ -110,6 +110,18 @@ def test_overlapped_equals_scan_on_real_logs(engine):
 
 
 @native
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.75, 1.0])
+def test_any_split_between_the_threads_finds_the_same(share, monkeypatch):
+    """Whatever part of each block the helper scans (none, some, all), the
+    hits are the plain scan's."""
+    monkeypatch.setattr(prefilter, "SHARE_START", share)
+    monkeypatch.setattr(prefilter, "SHARE_STEP", 0.0)
+    _, hs = _engines()
+    blocks = [_whole_lines(p.read_bytes()) for p in REAL_LOGS]
+    assert _overlapped(hs, blocks, end_pad=2) == [hs.scan(b) for b in blocks]
+
+
+@native
 def test_helper_thread_error_reaches_the_caller_and_the_thread_ends():
     import threading
 

@@ -175,9 +175,21 @@ class DecompressError(OSError):
         self.produced = produced
 
 
+#: Decompressor children running now (:class:`_PipeStream`): each keeps a CPU
+#: busy, which the stream scan leaves to it (:func:`busy_cpus`).
+_RUNNING = [0]
+
+
+def busy_cpus() -> int:
+    """CPUs this process's decompressor children keep busy now (one each)."""
+    return _RUNNING[0]
+
+
 class _PipeStream(io.RawIOBase):
     """A decompressor's stdout; at its end the exit status is checked, so a
     truncated or corrupt archive is an error, never a silent short read."""
+
+    _counted = False
 
     def __init__(self, argv: Tuple[str, ...], path: Path) -> None:
         super().__init__()
@@ -189,6 +201,8 @@ class _PipeStream(io.RawIOBase):
         with open(path, "rb") as compressed:
             self._proc = subprocess.Popen(list(argv), stdin=compressed,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _RUNNING[0] += 1
+        self._counted = True
         assert self._proc.stdout is not None
         # A big pipe: the tool runs on while we scan a block, with fewer context
         # switches.  Past /proc/sys/fs/pipe-max-size (1 MiB by default) only
@@ -220,6 +234,9 @@ class _PipeStream(io.RawIOBase):
             raise DecompressError(f"{self._tool}: {why}", self._produced)
 
     def close(self) -> None:
+        if self._counted:
+            self._counted = False
+            _RUNNING[0] -= 1
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Union
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 __all__ = ["BlockHits", "OPAQUE_MARKERS", "Prefilter", "native_available"]
 
@@ -40,6 +40,11 @@ OPAQUE_MARKERS = (b'"MESSAGE":[', b'"MESSAGE" : [')
 #: A block smaller than this is scanned on the calling thread: handing it to
 #: the helper costs more than the overlap gains.
 OVERLAP_MIN = 256 * 1024
+#: The helper thread's part of a block: it starts at SHARE_START, moves by
+#: SHARE_STEP after each block, and stays above SHARE_MIN (Prefilter.overlapped).
+SHARE_START = 0.75
+SHARE_STEP = 0.02
+SHARE_MIN = 0.3
 #: Lines are counted by NumPy (when it imports) past this many bytes of a stream.
 NUMPY_AFTER = 8 * 1024 * 1024
 
@@ -119,17 +124,25 @@ class _HyperscanEngine:
                 self._group_of.append(g)
         self._ngroups = len(groups)
         # Compiled here, so that a CPU Hyperscan cannot run on fails at once.
+        self._hs = hyperscan
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(expressions=patterns, ids=list(range(len(patterns))),
                          elements=len(patterns), flags=[0] * len(patterns))
 
-    def matches(self, block: Block, end: int) -> list:
-        """``(pattern id, end offset)`` of every match in ``block[:end]``;
-        releases the GIL while it scans (but for the few match callbacks)."""
+    def matches(self, block: Block, end: int, start: int = 0, scratch=None) -> list:
+        """``(pattern id, end offset)`` of every match in ``block[start:end]``
+        (whole lines); releases the GIL while it scans (but for the few match
+        callbacks).  One scan at a time per ``scratch`` (None: the database's)."""
         found: list = []
-        self._db.scan(block if end == len(block) else memoryview(block)[:end],
-                      match_event_handler=_on_match, context=found)
+        data = block if start == 0 and end == len(block) else memoryview(block)[start:end]
+        self._db.scan(data, match_event_handler=_on_match, context=found, scratch=scratch)
+        if start:
+            found = [(ident, at + start) for ident, at in found]
         return found
+
+    def scratch(self):
+        """Scratch space for a second thread's scans."""
+        return self._hs.Scratch(self._db)
 
     def ends(self, block: Block, end: int, found: Optional[list] = None) -> List[List[int]]:
         out: List[List[int]] = [[] for _ in range(self._ngroups)]
@@ -178,12 +191,15 @@ class _Helper:
         self._go.release()
         self._started.acquire()
 
-    def result(self) -> list:
-        self._done.acquire()
+    def result(self) -> Tuple[list, bool]:
+        """The matches, and whether the helper was still scanning when asked."""
+        waited = not self._done.acquire(blocking=False)
+        if waited:
+            self._done.acquire()
         self._block = None
         if self._error is not None:
             raise self._error
-        return self._result
+        return self._result, waited
 
     def stop(self) -> None:
         self._block = None
@@ -236,20 +252,23 @@ class Prefilter:
                          block.count(b"\n", 0, end))
 
     @contextlib.contextmanager
-    def overlapped(self) -> Iterator[Callable[[Block, int], Callable[[], BlockHits]]]:
+    def overlapped(self, threads: bool = True
+                   ) -> Iterator[Callable[[Block, int], Callable[[], BlockHits]]]:
         """``submit(block, end)``, which starts the native pass over ``block[:end]`` on a
         helper thread, counts its lines, and returns a function giving its
         :class:`BlockHits` (the same as :meth:`scan`'s); what the caller does
         before asking (reading the next block) runs beside the native pass.
         One block at a time: ask for a block's hits before submitting the
         next.  The thread lives only inside the ``with``: a process forked
-        outside it (the fleet forks one per report) inherits no thread.  With
-        the Python engine, on a single CPU, or for a block under
-        :data:`OVERLAP_MIN`, the hits are found at once, on this thread."""
+        outside it (the fleet forks one per report) inherits no thread.  Without
+        ``threads`` (no spare CPU), with the Python engine, or for a block
+        under :data:`OVERLAP_MIN`, the hits are found at once, on this thread."""
         engine = self.engine
         helper: Optional[_Helper] = None
         counter = _LineCounter()
-        threads = isinstance(engine, _HyperscanEngine) and _cpus() > 1
+        threads = threads and isinstance(engine, _HyperscanEngine)
+        share = [SHARE_START]  # of each block, the helper's part
+        mine: list = [None]  # this thread's Hyperscan scratch
 
         def submit(block: Block, end: int) -> Callable[[], BlockHits]:
             nonlocal helper
@@ -259,12 +278,20 @@ class Prefilter:
                                  counter(block, end))
                 return lambda: hits
             if helper is None:
-                helper = _Helper(engine.matches)
-            helper.start(block, end)
+                helper, mine[0] = _Helper(engine.matches), engine.scratch()
+            # The helper scans the lines before ``mid``, this thread counts the
+            # block's lines and scans the rest; ``share`` moves so that neither
+            # waits for the other (the line count is cheap with NumPy, not without).
+            mid = block.rfind(b"\n", 0, int(end * share[0])) + 1
+            helper.start(block, mid)
             lines = counter(block, end)
+            rest = engine.matches(block, end, mid, mine[0])
 
             def hits() -> BlockHits:
-                needle_ends, boot_ends = engine.ends(block, end, helper.result())
+                found, waited = helper.result()  # type: ignore[union-attr]
+                share[0] = (max(SHARE_MIN, share[0] - SHARE_STEP) if waited
+                            else min(1.0, share[0] + SHARE_STEP))
+                needle_ends, boot_ends = engine.ends(block, end, found + rest)
                 return BlockHits(_line_starts(block, needle_ends),
                                  _line_starts(block, boot_ends), lines)
             return hits
@@ -303,7 +330,7 @@ class _LineCounter:
         return int(np.count_nonzero(out))
 
 
-def _cpus() -> int:
+def cpus() -> int:
     """CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 from balloon_oom.parsers.kernel_log import KernelLogScanner, LogScan
 from balloon_oom.parsers.logkinds import ALWAYS_NEEDLES, BOOT_NEEDLES, BOOT_WINDOW
 from balloon_oom.readers.containers import Chained
-from balloon_oom.readers.members import iter_lines
-from balloon_oom.readers.prefilter import Block, BlockHits, Prefilter
+from balloon_oom.readers.members import busy_cpus, iter_lines
+from balloon_oom.readers.prefilter import Block, BlockHits, Prefilter, cpus
 
 __all__ = ["scan_stream"]
 
@@ -105,7 +105,10 @@ def scan_stream(stream: BinaryIO, source: str, max_line: int = 64 * 1024,
     :func:`balloon_oom.readers.members.iter_lines` does.
     """
     scanner = KernelLogScanner(source)
-    with _prefilter(engine).overlapped() as submit:
+    # The helper thread only on a CPU nothing else of ours keeps busy: beside a
+    # decompressor child on two CPUs it would slow the decompressor, the floor.
+    threads = cpus() > 1 + busy_cpus()
+    with _prefilter(engine).overlapped(threads) as submit:
         # Block k's native pass runs while block k+1 is read (Prefilter.overlapped);
         # _blocks reads into two buffers in turn, so block k stays whole meanwhile.
         pending: Optional[Tuple[Block, int, int, Callable[[], BlockHits]]] = None
