@@ -34,36 +34,52 @@ class Timing:
     cpu: float = 0.0
 
 
-def measure(cmd: Sequence[str], stdout=None, repeat: int = 1, env_extra=None) -> Timing:
-    """Best wall time and largest peak RSS (the child's own, and its children's) over runs."""
-    best, rss, status, best_cpu = float("inf"), 0.0, 0, 0.0
+def _run(cmd: Sequence[str], stdout=None, env_extra=None) -> Timing:
+    """One run: wall time, peak RSS (the child's own, and its children's), CPU."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                **(env_extra or {}))
     gnu_time = shutil.which("time", path="/usr/bin:/bin")
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
+    rss_file = tempfile.NamedTemporaryFile("r", suffix=".rss")
+    # GNU time reports the command's own peak RSS; wait4() on a child forked from
+    # this Python would count the fork's copy of this process's memory.
+    argv = ([gnu_time, "-f", "%U %S\n%M", "-o", rss_file.name] if gnu_time else []) + list(cmd)
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        _, wstatus, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        text = rss_file.read().strip().splitlines()
+        kib = int(text[-1]) if gnu_time and text and text[-1].isdigit() else usage.ru_maxrss
+    finally:
+        rss_file.close()
+        if stdout:
+            out.close()
+    return Timing(wall, kib / 1024.0, os.waitstatus_to_exitcode(wstatus),
+                  usage.ru_utime + usage.ru_stime)
+
+
+def _best(runs: List[Timing]) -> Timing:
+    """The best wall time (with its CPU), the largest RSS, the last status."""
+    best = min(runs, key=lambda t: t.wall)
+    return Timing(best.wall, max(t.rss_mb for t in runs), runs[-1].status, best.cpu)
+
+
+def measure(cmd: Sequence[str], stdout=None, repeat: int = 1, env_extra=None) -> Timing:
+    """Best wall time and largest peak RSS (the child's own, and its children's) over runs."""
+    return _best([_run(cmd, stdout, env_extra) for _ in range(repeat)])
+
+
+def measure_interleaved(runs: Sequence[tuple], repeat: int = 1) -> List[Timing]:
+    """:func:`measure` for each ``(cmd, stdout, env_extra)`` of ``runs``, taking
+    turns (A, B, A, B, ...): this machine's speed drifts by ±15 % over tens of
+    seconds (``xz -dc`` of one file: 2.4-3.7 s), so a command and its baseline
+    are compared over the same stretch of time."""
+    got: List[List[Timing]] = [[] for _ in runs]
     for _ in range(repeat):
-        out = open(stdout, "wb") if stdout else subprocess.DEVNULL
-        rss_file = tempfile.NamedTemporaryFile("r", suffix=".rss")
-        # GNU time reports the command's own peak RSS; wait4() on a child forked from
-        # this Python would count the fork's copy of this process's memory.
-        argv = ([gnu_time, "-f", "%U %S\n%M", "-o", rss_file.name] if gnu_time else []) + list(cmd)
-        try:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
-            _, wstatus, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            proc.returncode = os.waitstatus_to_exitcode(wstatus)
-            text = rss_file.read().strip().splitlines()
-            kib = int(text[-1]) if gnu_time and text and text[-1].isdigit() else usage.ru_maxrss
-            cpu = usage.ru_utime + usage.ru_stime
-        finally:
-            rss_file.close()
-            if stdout:
-                out.close()
-        if wall < best:
-            best, best_cpu = wall, cpu
-        rss = max(rss, kib / 1024.0)
-        status = proc.returncode
-    return Timing(best, rss, status, best_cpu)
+        for i, (cmd, stdout, env_extra) in enumerate(runs):
+            got[i].append(_run(cmd, stdout, env_extra))
+    return [_best(g) for g in got]
 
 
 def analyzer(*args: str) -> List[str]:

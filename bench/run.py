@@ -50,7 +50,8 @@ sys.path.insert(0, str(REPO))
 from bench.fleet import FLEET_HEADERS, case_fleet, case_fleet_many  # noqa: E402
 from bench.inputs import FORMAT_PATHS, build_report, make_tarball  # noqa: E402
 from bench.measure import (GOALS, analyzer, engines_available, found_pids,  # noqa: E402
-                           measure, native_engines, print_table, ratio, row, timed)
+                           measure, measure_interleaved, native_engines, print_table, ratio,
+                           row, timed)
 
 # --- cases ------------------------------------------------------------------------------------
 
@@ -65,20 +66,21 @@ def case_report(work: Path, size_mb: float, seed: int, repeat: int, rows: List[L
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     out = str(work / "out.json")
 
-    ours = measure(analyzer("--format", "json", tarball), stdout=out, repeat=repeat)
+    xz, ours = measure_interleaved([(["sh", "-c", 'exec xz -dc "$0" > /dev/null', tarball], None,
+                                     None), (analyzer("--format", "json", tarball), out, None)],
+                                   repeat)
     pids = found_pids(out) if ours.status == 0 else []
     check = "ok" if pids == report.pids else f"WRONG: {pids} != {report.pids}"
-    xz = measure(["sh", "-c", 'exec xz -dc "$0" > /dev/null', tarball], repeat=repeat)
     rows.append(row(f"1 tarball {label}", ours, "xz -dc", xz, GOALS["tarball"], check))
     tarball_rss = ours.rss_mb
 
     if with_dir:
-        ours = measure(analyzer("--format", "json", report.root), stdout=out, repeat=repeat)
+        logs = [str(Path(report.root) / rel) for rel in report.logs]
+        grep, ours = measure_interleaved(
+            [(["grep", "-c", "invoked oom-killer", *logs], str(work / "grep.out"), None),
+             (analyzer("--format", "json", report.root), out, None)], repeat)
         pids = found_pids(out) if ours.status == 0 else []
         check = "ok" if pids == report.pids else f"WRONG: {pids} != {report.pids}"
-        logs = [str(Path(report.root) / rel) for rel in report.logs]
-        grep = measure(["grep", "-c", "invoked oom-killer", *logs], stdout=str(work / "grep.out"),
-                       repeat=repeat)
         rows.append(row(f"2 directory {label}", ours, "grep -c", grep, GOALS["directory"], check))
     shutil.rmtree(report.root)
     return tarball_rss
@@ -139,7 +141,8 @@ FORMAT_HEADERS = ["format", "size", "engine", "tarball", "xz -dc", "ratio (<= 1.
 def case_formats(work: Path, size_mb: float, seed: int, repeat: int,
                  formats: Sequence[str], engines: Sequence[str]) -> List[List[str]]:
     """One row per format and engine: the report as ``.tar.xz`` against ``xz -dc``, and
-    as a directory against ``grep -c 'invoked oom-killer'`` on its log (page cache warm)."""
+    as a directory against ``grep -c 'invoked oom-killer'`` on its log (page cache warm),
+    each pair run in turns (:func:`measure_interleaved`)."""
     rows = []
     for fmt in formats:
         t0 = time.perf_counter()
@@ -151,20 +154,19 @@ def case_formats(work: Path, size_mb: float, seed: int, repeat: int,
         print(f"  {fmt}: generated {size_mb:g} MiB ({report.logs[FORMAT_PATHS[fmt]].lines:,} "
               f"lines, {os.path.getsize(tarball) / 2**20:.1f} MiB compressed) in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
-        out = str(work / "out.json")
-        xz = measure(["sh", "-c", 'exec xz -dc "$0" > /dev/null', tarball], repeat=repeat)
+        out_tar, out_dir = str(work / "out-tar.json"), str(work / "out-dir.json")
+        xz_cmd = (["sh", "-c", 'exec xz -dc "$0" > /dev/null', tarball], None, None)
         # To a file, not /dev/null: GNU grep stops at the first match when its
         # output is /dev/null, which would time a read of a sliver of the log.
-        grep = measure(["grep", "-c", "invoked oom-killer", log], stdout=str(work / "grep.out"),
-                       repeat=repeat)
+        grep_cmd = (["grep", "-c", "invoked oom-killer", log], str(work / "grep.out"), None)
         for engine in engines:
             env = {"BALLOON_OOM_PREFILTER": engine}
-            tar = measure(analyzer("--format", "json", tarball), stdout=out, repeat=repeat,
-                          env_extra=env)
-            ok_tar = tar.status == 0 and found_pids(out) == report.pids
-            dirt = measure(analyzer("--format", "json", report.root), stdout=out, repeat=repeat,
-                           env_extra=env)
-            ok_dir = dirt.status == 0 and found_pids(out) == report.pids
+            xz, tar = measure_interleaved(
+                [xz_cmd, (analyzer("--format", "json", tarball), out_tar, env)], repeat)
+            ok_tar = tar.status == 0 and found_pids(out_tar) == report.pids
+            grep, dirt = measure_interleaved(
+                [grep_cmd, (analyzer("--format", "json", report.root), out_dir, env)], repeat)
+            ok_dir = dirt.status == 0 and found_pids(out_dir) == report.pids
             rows.append([fmt, f"{size_mb:g} MiB", engine, timed(tar), timed(xz),
                          ratio(tar, xz), timed(dirt), timed(grep), ratio(dirt, grep, digits=1),
                          f"{max(tar.rss_mb, dirt.rss_mb):.0f} MB",

@@ -30,3 +30,13 @@ def test_children_are_counted():
             "while time.process_time() - t < 0.3: pass'])")
     t = measure.measure([sys.executable, "-c", code])
     assert t.status == 0 and t.cpu >= 0.3
+
+
+def test_interleaved_runs_take_turns_and_keep_each_best(tmp_path):
+    """Each command's best wall time over its own runs; the runs alternate."""
+    log = tmp_path / "order"
+    a = [sys.executable, "-c", f"open({str(log)!r}, 'a').write('a')"]
+    b = [sys.executable, "-c", f"import time; time.sleep(0.2); open({str(log)!r}, 'a').write('b')"]
+    ta, tb = measure.measure_interleaved([(a, None, None), (b, None, None)], repeat=3)
+    assert log.read_text() == "ababab"
+    assert tb.wall >= 0.2 > ta.wall and ta.status == tb.status == 0

@@ -80,3 +80,32 @@ def test_chained_gives_head_then_stream_and_closes_it_only_when_owned():
         assert chained.read(1) + chained.read(3) + chained.read() == b"abcd\nef"
         chained.close()
         assert rest.closed is owned
+
+
+@pytest.mark.parametrize("has_readinto", [True, False])
+def test_chained_readinto_gives_the_head_then_the_stream(has_readinto):
+    class Plain(io.RawIOBase):
+        def __init__(self, data):
+            self._f = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def read(self, size=-1):
+            return self._f.read(size)
+
+        if has_readinto:
+            def readinto(self, b):
+                return self._f.readinto(b)
+        else:
+            readinto = None
+
+    data = bytes(range(256)) * 40
+    chained = Chained(data[:700], Plain(data[700:]))
+    out, buf = bytearray(), bytearray(1000)
+    while True:
+        n = chained.readinto(buf)
+        if not n:
+            break
+        out += buf[:n]
+    assert bytes(out) == data

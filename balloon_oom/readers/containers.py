@@ -69,9 +69,12 @@ class Chained(io.RawIOBase):
         return self._stream.read(size)
 
     def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
+        readinto = getattr(self._stream, "readinto", None)
+        if self._head or readinto is None:
+            data = self.read(len(b))
+            b[:len(data)] = data
+            return len(data)
+        return readinto(b) or 0  # straight into b: no bytes of its own
 
     def close(self) -> None:
         try:

@@ -294,9 +294,16 @@ class _TarMemberStream(io.RawIOBase):
                              f"({exc})") from None
 
     def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
+        readinto = getattr(self._f, "readinto", None)
+        if readinto is None:
+            data = self.read(len(b))
+            b[:len(data)] = data
+            return len(data)
+        try:
+            return readinto(b) or 0
+        except _CORRUPT as exc:
+            raise InputError(f"{self._archive}: archive is truncated or corrupt "
+                             f"({exc})") from None
 
 
 def iter_tarball(path: Path) -> Iterator[Member]:
