@@ -96,9 +96,9 @@ def engines_available() -> List[str]:
 def native_engines() -> str:
     """Which native helpers this interpreter has: Hyperscan (the needles) and
     NumPy (the line count of a big log), both from ``balloon-oom[fast]``."""
-    from balloon_oom.readers.prefilter import _numpy, native_available
+    from balloon_oom.readers.prefilter import load_numpy, native_available
 
-    numpy = _numpy()
+    numpy = load_numpy()
     return (f"hyperscan {'yes' if native_available() else 'no (pure-Python needles)'}, "
             f"numpy {numpy.__version__ if numpy else 'no (bytes.count)'}")
 

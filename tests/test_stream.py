@@ -223,3 +223,18 @@ def test_random_mixes_identical(lines, eol, block):
     finally:
         stream._BLOCK = saved
     assert a == b
+
+
+def test_warm_builds_the_prefilter_once_and_loads_numpy(monkeypatch):
+    """The fleet's parent warms up before forking: its children reuse the
+    compiled prefilter and the imported NumPy instead of each building them."""
+    import sys
+
+    monkeypatch.setattr(stream, "_PREFILTERS", {})
+    monkeypatch.delenv("BALLOON_OOM_PREFILTER", raising=False)
+    stream.warm()
+    assert len(stream._PREFILTERS) == 1
+    built = stream._prefilter()
+    stream.warm()
+    assert stream._prefilter() is built and len(stream._PREFILTERS) == 1
+    assert ("numpy" in sys.modules) == bool(prefilter.load_numpy())

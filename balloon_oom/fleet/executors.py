@@ -152,6 +152,9 @@ def run_limited(path: str, options: FleetOptions, limits: Limits = Limits(),
     """
     import balloon_oom.analysis  # noqa: F401 - imported once, before the fork
     import balloon_oom.render.json_out  # noqa: F401
+    from balloon_oom.readers.stream import warm
+
+    warm()  # the Hyperscan database and NumPy, once, before the fork
 
     # Pipe, fork and the parent's close of the write end happen under one lock:
     # a child forked by another thread meanwhile would inherit this write end,

@@ -319,7 +319,7 @@ class _LineCounter:
             self._seen += end
             if self._seen <= NUMPY_AFTER:
                 return block.count(b"\n", 0, end)
-            self._np = _numpy()
+            self._np = load_numpy()
         if self._np is False:
             return block.count(b"\n", 0, end)
         np = self._np
@@ -338,8 +338,11 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _numpy():
+def load_numpy():
     """The ``numpy`` module, or False when it does not import."""
+    # Only its compare and count are used: no BLAS thread pool (set before the
+    # first import, which starts it; a user's own setting wins).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         import numpy
     except Exception:  # ImportError, or a broken install: bytes.count does it

@@ -19,9 +19,9 @@ from balloon_oom.parsers.kernel_log import KernelLogScanner, LogScan
 from balloon_oom.parsers.logkinds import ALWAYS_NEEDLES, BOOT_NEEDLES, BOOT_WINDOW
 from balloon_oom.readers.containers import Chained
 from balloon_oom.readers.members import busy_cpus, iter_lines
-from balloon_oom.readers.prefilter import Block, BlockHits, Prefilter, cpus
+from balloon_oom.readers.prefilter import Block, BlockHits, Prefilter, cpus, load_numpy
 
-__all__ = ["scan_stream"]
+__all__ = ["scan_stream", "warm"]
 
 _BLOCK = 1024 * 1024
 _PREFILTERS: Dict[tuple, "Prefilter"] = {}
@@ -38,6 +38,13 @@ def _prefilter(engine: str = "auto") -> "Prefilter":
     if pf is None:
         pf = _PREFILTERS[key] = Prefilter(ALWAYS_NEEDLES, BOOT_NEEDLES, engine=engine)
     return pf
+
+
+def warm() -> None:
+    """Build the prefilter and import NumPy now: a process that forks one
+    child per report (the fleet) does it once, not in every child."""
+    _prefilter()
+    load_numpy()
 
 
 def _feed_block(scanner: KernelLogScanner, block: Block, end: int, base: int,
