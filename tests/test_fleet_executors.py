@@ -117,3 +117,17 @@ def test_no_report_pipe_leaks_into_another_reports_process(tmp_path):
     got = list(run_local(paths, FleetOptions(), jobs=2, worker=pipe_write_ends,
                          limits=Limits(timeout=60, max_rss_mb=None)))
     assert [r.get("write_pipes") for r in got] == [inherited + 1] * len(paths), got
+
+
+def _busy(path, options):
+    from balloon_oom.readers.decompressors import busy_cpus
+
+    return {"path": path, "busy": busy_cpus()}
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_each_report_counts_the_others_as_busy_cpus(jobs):
+    """With ``jobs`` reports at a time, each report's scan leaves the CPUs of
+    the other ``jobs - 1`` to them (no helper thread it has no CPU for)."""
+    got = list(run_local(["a", "b", "c"], FleetOptions(), jobs=jobs, worker=_busy))
+    assert [g["busy"] for g in got] == [jobs - 1] * 3

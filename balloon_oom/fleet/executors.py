@@ -109,10 +109,13 @@ def _rss_mb(pid: int) -> Optional[float]:
 
 
 def _child(fd: int, worker: Worker, path: str, options: FleetOptions,
-           max_rss_mb: Optional[float]) -> None:
+           max_rss_mb: Optional[float], others_busy: int = 0) -> None:
     """In the forked process: run the worker, write its pickled result to ``fd``, exit."""
     status = 1
     try:
+        from balloon_oom.readers.decompressors import set_busy_elsewhere
+
+        set_busy_elsewhere(others_busy)
         if max_rss_mb:
             import resource
 
@@ -141,10 +144,12 @@ _FORK_LOCK = threading.Lock()
 
 def run_limited(path: str, options: FleetOptions, limits: Limits = Limits(),
                 worker: Worker = analyze_one,
-                stop: Optional[threading.Event] = None) -> Dict[str, Any]:
+                stop: Optional[threading.Event] = None, others_busy: int = 0) -> Dict[str, Any]:
     """``worker(path, options)`` in a forked process of its own, killed when it
     runs longer than ``limits.timeout`` or grows past ``limits.max_rss_mb``;
     then, or when the process dies, an error result saying why.  Never raises.
+    ``others_busy``: CPUs this machine's other reports keep busy meanwhile
+    (the scan then starts no helper thread it has no CPU for).
 
     A plain ``fork`` (the analyzer is imported first, so the child starts
     warm), not ``multiprocessing``: it also works inside a Dask worker, whose
@@ -170,7 +175,7 @@ def run_limited(path: str, options: FleetOptions, limits: Limits = Limits(),
             return error_result(path, f"could not start its analysis process ({exc})")
         if pid == 0:  # pragma: no cover - the child (coverage cannot follow it)
             os.close(rfd)
-            _child(wfd, worker, path, options, limits.max_rss_mb)
+            _child(wfd, worker, path, options, limits.max_rss_mb, others_busy)
         os.close(wfd)
     start = time.monotonic()
     chunks: List[bytes] = []
@@ -233,7 +238,7 @@ def run_local(paths: Sequence[str], options: FleetOptions, jobs: Optional[int] =
     next_out = 0
     stop = threading.Event()
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_limited, p, options, limits, worker, stop): i
+        futures = {pool.submit(run_limited, p, options, limits, worker, stop, jobs - 1): i
                    for i, p in enumerate(paths)}
         try:
             for fut in cf.as_completed(futures):
@@ -275,10 +280,13 @@ def run_dask(paths: Sequence[str], options: FleetOptions, address: str,
     if not paths:
         return
     cluster = None
+    others_busy = 0  # a remote cluster's machines: unknown, each scan decides alone
     if address == "local":
-        cluster = LocalCluster(n_workers=max(1, min(jobs or default_jobs(), len(paths))),
+        workers = max(1, min(jobs or default_jobs(), len(paths)))
+        cluster = LocalCluster(n_workers=workers,
                                threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
+        others_busy = workers - 1
     else:
         try:
             client = Client(address, timeout=30)
@@ -288,7 +296,8 @@ def run_dask(paths: Sequence[str], options: FleetOptions, address: str,
     try:
         # pure=False: a report may change on disk between runs; never reuse a result.
         futures = client.map(run_limited, paths, options=options,
-                             limits=Limits(timeout=timeout, max_rss_mb=None), pure=False)
+                             limits=Limits(timeout=timeout, max_rss_mb=None),
+                             others_busy=others_busy, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: Dict[int, Dict[str, Any]] = {}
         next_out = 0

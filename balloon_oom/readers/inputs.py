@@ -29,8 +29,8 @@ from ..parsers.kernel_log import scan_log, scan_stream
 from . import layout, sniff
 from .collected import Collected, collect
 from .containers import NESTED_ZIP, decompress, expand, iter_zip, peek
-from .members import (MAX_LINE_BYTES, TAR_SUFFIXES, DecompressError, _open_compressed,
-                      iter_directory, iter_tar_stream)
+from .decompressors import DecompressError, open_compressed
+from .members import MAX_LINE_BYTES, TAR_SUFFIXES, iter_directory, iter_tar_stream
 
 __all__ = ["ACCEPTS", "collect_path", "collect_stdin", "dir_kind", "kernel_core"]
 
@@ -228,7 +228,7 @@ def collect_path(path: str, debuginfo: Optional[List[str]] = None) -> Collected:
     if kind == "zip":
         return _collect_archive(lambda w: iter_zip(p, w), str(path), 1, "zip archive")
     tar_named = p.name.endswith(TAR_SUFFIXES)
-    stream = _open_compressed(p) if sniff.compression_of(head) else open(p, "rb")
+    stream = open_compressed(p) if sniff.compression_of(head) else open(p, "rb")
     try:
         try:
             inner_head, chained = peek(stream, 512)

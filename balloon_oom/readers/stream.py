@@ -18,7 +18,8 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 from balloon_oom.parsers.kernel_log import KernelLogScanner, LogScan
 from balloon_oom.parsers.logkinds import ALWAYS_NEEDLES, BOOT_NEEDLES, BOOT_WINDOW
 from balloon_oom.readers.containers import Chained
-from balloon_oom.readers.members import busy_cpus, iter_lines
+from balloon_oom.readers.decompressors import busy_cpus
+from balloon_oom.readers.members import iter_lines
 from balloon_oom.readers.prefilter import Block, BlockHits, Prefilter, cpus, load_numpy
 
 __all__ = ["scan_stream", "warm"]
