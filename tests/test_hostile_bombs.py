@@ -74,13 +74,7 @@ def test_decompression_bomb_bounded_memory(tmp_path):
     bomb.parent.mkdir()
     write_bomb(bomb, root, log_bytes, small_bytes)
     assert bomb.stat().st_size < log_bytes // 1000          # it really is a bomb
-    # Baseline: the same report without the bomb members, same process shape.
-    plain = tmp_path / "in" / "plain.tar.xz"
-    with tarfile.open(plain, "w:xz") as tar:
-        add_tree(tar, root)
-    base = run_cli(["analyze", "--format", "json", str(plain)], tmp_path / "run0", trace=False)
-    o = run_cli(["analyze", "--format", "json", str(bomb)], tmp_path / "run1", trace=False)
-    doc = json_of(o)
+    base, o, doc = _with_baseline(tmp_path, root, bomb)
     assert doc["verdict"] == json_of(base)["verdict"] == "contributed"
     assert (f"sys/kernel/debug/vmmemctl: larger than {layout.SMALL_FILE_CAP} bytes; "
             f"only the first {layout.SMALL_FILE_CAP} were read") in doc["warnings"]
@@ -91,6 +85,17 @@ def test_decompression_bomb_bounded_memory(tmp_path):
     grown_mib = (o.maxrss_kb - base.maxrss_kb) / 1024
     print(f"bomb {gib} GiB: peak RSS {o.maxrss_kb} KiB, without the bomb {base.maxrss_kb} KiB")
     assert grown_mib < 96, (o.maxrss_kb, base.maxrss_kb)
+
+
+def _with_baseline(tmp_path, root, target):
+    """``analyze`` of the plain report (``root`` as a ``.tar.xz``, same process
+    shape, no bomb), then of ``target``: both runs, and ``target``'s JSON."""
+    plain = tmp_path / "in" / "plain.tar.xz"
+    with tarfile.open(plain, "w:xz") as tar:
+        add_tree(tar, root)
+    base = run_cli(["analyze", "--format", "json", str(plain)], tmp_path / "run0", trace=False)
+    o = run_cli(["analyze", "--format", "json", str(target)], tmp_path / "run1", trace=False)
+    return base, o, json_of(o)
 
 
 @pytest.mark.parametrize("outer", ["case.tar", "case.zip"])
@@ -111,12 +116,7 @@ def test_bomb_inside_a_case_archive_bounded_memory(tmp_path, outer):
     else:
         with tarfile.open(case, "w") as tar:
             tar.add(str(bomb), arcname="case/attachments/bomb.tar.xz")
-    plain = tmp_path / "in" / "plain.tar.xz"
-    with tarfile.open(plain, "w:xz") as tar:
-        add_tree(tar, root)
-    base = run_cli(["analyze", "--format", "json", str(plain)], tmp_path / "run0", trace=False)
-    o = run_cli(["analyze", "--format", "json", str(case)], tmp_path / "run1", trace=False)
-    doc = json_of(o)
+    base, o, doc = _with_baseline(tmp_path, root, case)
     assert doc["verdict"] == "contributed"
     assert (f"sys/kernel/debug/vmmemctl: larger than {layout.SMALL_FILE_CAP} bytes; "
             f"only the first {layout.SMALL_FILE_CAP} were read") in doc["warnings"]

@@ -70,6 +70,12 @@ def _line_starts(block: Block, ends: Sequence[int]) -> List[int]:
     return sorted({rfind(b"\n", 0, e - 1) + 1 for e in ends})
 
 
+def _hits(block: Block, ends: Sequence[Sequence[int]], lines: int) -> BlockHits:
+    """The :class:`BlockHits` of an engine's needle and boot-needle ``ends``."""
+    needle_ends, boot_ends = ends
+    return BlockHits(_line_starts(block, needle_ends), _line_starts(block, boot_ends), lines)
+
+
 class _PythonEngine:
     """``bytes.find`` once per needle, jumping to the next line after each hit."""
 
@@ -247,9 +253,8 @@ class Prefilter:
         """The hits of ``block[:end]`` (whole ``\\n``-terminated lines; all of
         ``block`` when ``end`` is None), on this thread."""
         end = len(block) if end is None else end
-        needle_ends, boot_ends = self.engine.ends(block, end)  # type: ignore[attr-defined]
-        return BlockHits(_line_starts(block, needle_ends), _line_starts(block, boot_ends),
-                         block.count(b"\n", 0, end))
+        return _hits(block, self.engine.ends(block, end),  # type: ignore[attr-defined]
+                     block.count(b"\n", 0, end))
 
     @contextlib.contextmanager
     def overlapped(self, threads: bool = True
@@ -273,9 +278,8 @@ class Prefilter:
         def submit(block: Block, end: int) -> Callable[[], BlockHits]:
             nonlocal helper
             if not threads or end < OVERLAP_MIN:
-                needles, boot = engine.ends(block, end)  # type: ignore[attr-defined]
-                hits = BlockHits(_line_starts(block, needles), _line_starts(block, boot),
-                                 counter(block, end))
+                hits = _hits(block, engine.ends(block, end),  # type: ignore[attr-defined]
+                             counter(block, end))
                 return lambda: hits
             if helper is None:
                 helper, mine[0] = _Helper(engine.matches), engine.scratch()
@@ -291,9 +295,7 @@ class Prefilter:
                 found, waited = helper.result()  # type: ignore[union-attr]
                 share[0] = (max(SHARE_MIN, share[0] - SHARE_STEP) if waited
                             else min(1.0, share[0] + SHARE_STEP))
-                needle_ends, boot_ends = engine.ends(block, end, found + rest)
-                return BlockHits(_line_starts(block, needle_ends),
-                                 _line_starts(block, boot_ends), lines)
+                return _hits(block, engine.ends(block, end, found + rest), lines)
             return hits
 
         try:

@@ -143,19 +143,7 @@ class MemberData(io.RawIOBase):
                 parts.append(piece)
         if self._left <= 0 or size == 0:
             return b""
-        blocks = self._blocks
-        if blocks.tell() != self._start:
-            raise ValueError("tar member read after the archive moved past it")
-        try:
-            piece = blocks.take(min(size, self._left))
-        except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
-            raise InputError(f"{self._label}: archive is truncated or corrupt ({exc})") from None
-        if not piece:
-            raise InputError(f"{self._label}: archive is truncated or corrupt "
-                             "(unexpected end of data)")
-        self._left -= len(piece)
-        self._start += len(piece)
-        return piece
+        return self._step(min(size, self._left), self._blocks.take)
 
     def readinto(self, b) -> int:  # type: ignore[override]
         """As :meth:`read`, into ``b`` (the stream scan's reused buffers), with
@@ -163,18 +151,24 @@ class MemberData(io.RawIOBase):
         size = min(len(b), self._left)
         if size <= 0:
             return 0
+        return self._step(size, lambda n: self._blocks.take_into(memoryview(b)[:n]))
+
+    def _step(self, size: int, take):
+        """``take(size)`` from the blocks (bytes, or a count of bytes read into
+        a buffer), with the checks and the bookkeeping of both reads."""
         if self._blocks.tell() != self._start:
             raise ValueError("tar member read after the archive moved past it")
         try:
-            n = self._blocks.take_into(memoryview(b)[:size])
+            got = take(size)
         except (OSError, EOFError, ValueError, tarfile.TarError) as exc:
             raise InputError(f"{self._label}: archive is truncated or corrupt ({exc})") from None
+        n = got if isinstance(got, int) else len(got)
         if not n:
             raise InputError(f"{self._label}: archive is truncated or corrupt "
                              "(unexpected end of data)")
         self._left -= n
         self._start += n
-        return n
+        return got
 
 
 def _next_info(blocks: TarBlocks) -> Optional[tarfile.TarInfo]:
